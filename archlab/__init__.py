@@ -1,0 +1,45 @@
+"""archlab: design and analyse lightweight HRNet-family networks for human pose estimation.
+
+>>> import archlab
+>>> spec = archlab.get_spec('sdhrnet_coco')
+>>> model = archlab.create_model(spec, device='meta')
+>>> round(sum(p.numel() for p in model.parameters()) / 1e6, 1)
+16.8
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .nets import build_network, get_spec, list_models
+from .spec import HeadSpec, NetworkSpec, SpecError, StageSpec, StemSpec
+
+__version__ = "0.1.0"
+__all__ = ["create_model", "get_spec", "list_models", "resolve_spec", "NetworkSpec", "StageSpec", "StemSpec",
+           "HeadSpec", "SpecError", "__version__"]
+
+
+def resolve_spec(name_or_spec, **overrides) -> NetworkSpec:
+    """A spec from a zoo name, a YAML path or a :class:`NetworkSpec`, with top-level overrides
+    (``num_joints=14``, ``input_size=(128, 96)`` or ``'128x96'``, ...)."""
+    if isinstance(name_or_spec, NetworkSpec):
+        spec = name_or_spec
+    elif isinstance(name_or_spec, (str, Path)) and (str(name_or_spec).endswith((".yaml", ".yml"))
+                                                    or Path(name_or_spec).is_file()):
+        spec = NetworkSpec.from_yaml(Path(name_or_spec))
+    elif isinstance(name_or_spec, str):
+        spec = get_spec(name_or_spec)
+    else:
+        raise TypeError(f"expected a model name, a YAML path or a NetworkSpec, got {type(name_or_spec).__name__}")
+    return spec.replace(**overrides) if overrides else spec
+
+
+def create_model(name_or_spec, *, device=None, dtype=None, **overrides):
+    """Build a pose network from a zoo name, a YAML path or a spec.
+
+    ``device='meta'`` builds without allocating memory (instant parameter counts).
+
+    >>> m = create_model('hrnet_w32_coco', num_joints=14, input_size=(128, 96), device='meta')
+    >>> m.head.final.out_channels
+    14
+    """
+    return build_network(resolve_spec(name_or_spec, **overrides), device=device, dtype=dtype)

@@ -1,0 +1,164 @@
+"""Channel and spatial attention: SE, ECA, position attention and the paper's SEM.
+
+* :class:`SE` -- squeeze-and-excitation with two fully connected layers
+  (Hu et al., CVPR 2018); SDHRNet paper eq. (6), the ``n = 1`` reweighting of SC.
+* :class:`ECA` -- efficient channel attention, a 1-D convolution across the pooled channel
+  vector with an adaptive odd kernel (Wang et al., CVPR 2020); paper eqs. (5) and (7).
+* :class:`PositionAttention` -- DANet's position attention module (Fu et al., CVPR 2019);
+  paper eq. (16).
+* :class:`SEM` -- the paper's semantic enhancement module, eqs. (15)-(17).
+
+``ATTENTION`` maps reweighting names to classes and :func:`create_attn` builds one by name
+(``'none'`` gives ``None``), in the style of timm's ``create_attn``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+__all__ = ["eca_kernel_size", "SE", "ECA", "PositionAttention", "SEM", "ATTENTION", "create_attn"]
+
+
+def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
+    """Paper eq. (5): ``k = |log2(c)/gamma + b/gamma|`` truncated, then made odd (+1 if even).
+
+    This is the rule of the ECA-Net reference implementation
+    (``t = int(abs((log2(c) + b) / gamma)); k = t if t % 2 else t + 1``).
+
+    >>> [eca_kernel_size(c) for c in (16, 32, 64, 128, 256)]
+    [3, 3, 3, 5, 5]
+    """
+    if channels < 1:
+        raise ValueError(f"eca_kernel_size: channels must be positive, got {channels}")
+    t = int(abs((math.log2(channels) + b) / gamma))
+    return t if t % 2 else t + 1
+
+
+class SE(nn.Module):
+    """Squeeze-and-excitation: ``x * sigmoid(W2 relu(W1 GAP(x) + b1) + b2)``.
+
+    ``W1: c -> c // reduction`` and ``W2: c // reduction -> c`` are fully connected layers
+    with bias (paper eq. 6; the paper's eq. 12 uses ``reduction = 4``).
+    Parameters: ``2 * c * (c // r) + c // r + c``.
+
+    >>> SE(32)(torch.ones(1, 32, 4, 4)).shape
+    torch.Size([1, 32, 4, 4])
+    """
+
+    OPTIONS = {"reduction": 4}
+
+    def __init__(self, channels: int, reduction: int = 4, *, device=None, dtype=None):
+        super().__init__()
+        hidden = channels // reduction
+        if hidden < 1:
+            raise ValueError(f"SE: channels // reduction must be >= 1 (channels={channels}, reduction={reduction})")
+        self.fc1 = nn.Linear(channels, hidden, device=device, dtype=dtype)
+        self.fc2 = nn.Linear(hidden, channels, device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = x.mean(dim=(2, 3))
+        w = torch.sigmoid(self.fc2(F.relu(self.fc1(w))))
+        return x * w[:, :, None, None]
+
+
+class ECA(nn.Module):
+    """Efficient channel attention: ``x * gate(Conv1d_k(GAP(x)))`` with ``k`` from eq. (5).
+
+    ``gate='sigmoid'`` is eq. (7) (SC, ``n = 2``); ``gate='hardsigmoid'`` is the channel branch
+    of SEM, eq. (15). The 1-D convolution has no bias: ``k`` parameters in all.
+
+    >>> ECA(64).conv.kernel_size
+    (3,)
+    """
+
+    OPTIONS = {"gamma": 2, "b": 1, "gate": "sigmoid"}
+
+    def __init__(self, channels: int, gamma: int = 2, b: int = 1, gate: str = "sigmoid", *,
+                 device=None, dtype=None):
+        super().__init__()
+        if gate not in ("sigmoid", "hardsigmoid"):
+            raise ValueError(f"ECA: gate must be 'sigmoid' or 'hardsigmoid', got {gate!r}")
+        k = eca_kernel_size(channels, gamma, b)
+        self.conv = nn.Conv1d(1, 1, k, padding=k // 2, bias=False, device=device, dtype=dtype)
+        self.gate = gate
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.conv(x.mean(dim=(2, 3))[:, None, :])[:, 0, :]
+        w = torch.sigmoid(w) if self.gate == "sigmoid" else F.hardsigmoid(w)
+        return x * w[:, :, None, None]
+
+
+ATTENTION: dict[str, type[nn.Module] | None] = {"se": SE, "eca": ECA, "none": None}
+
+
+def create_attn(name: str, channels: int, *, device=None, dtype=None, **kwargs) -> nn.Module | None:
+    """Build a channel-reweighting module by name (``'se'``, ``'eca'``, ``'none'``).
+
+    >>> type(create_attn('eca', 64)).__name__, create_attn('none', 64)
+    ('ECA', None)
+    """
+    if name not in ATTENTION:
+        raise ValueError(f"unknown attention {name!r}; choose one of {sorted(ATTENTION)}")
+    cls = ATTENTION[name]
+    if cls is None:
+        return None
+    allowed = {k: v for k, v in kwargs.items() if k in cls.OPTIONS}
+    return cls(channels, **allowed, device=device, dtype=dtype)
+
+
+class PositionAttention(nn.Module):
+    """DANet position attention (paper eq. 16).
+
+    ``A, B = 1x1 conv(c -> c // reduction)`` (query, key), ``D = 1x1 conv(c -> c)`` (value), all
+    with bias; ``E = softmax(R(A)^T R(B))`` over the ``n = h*w`` positions;
+    ``out = x + scale * R(R(D) E^T)`` with a learnable ``scale`` initialised to 0.
+    """
+
+    def __init__(self, channels: int, reduction: int = 8, *, device=None, dtype=None):
+        super().__init__()
+        inner = channels // reduction
+        if inner < 1:
+            raise ValueError(f"PositionAttention: channels // reduction must be >= 1 "
+                             f"(channels={channels}, reduction={reduction})")
+        dd = dict(device=device, dtype=dtype)
+        self.query = nn.Conv2d(channels, inner, 1, **dd)
+        self.key = nn.Conv2d(channels, inner, 1, **dd)
+        self.value = nn.Conv2d(channels, channels, 1, **dd)
+        self.scale = nn.Parameter(torch.zeros(1, **dd))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        q = self.query(x).flatten(2)                    # n, c', hw
+        k = self.key(x).flatten(2)                      # n, c', hw
+        v = self.value(x).flatten(2)                    # n, c, hw
+        energy = torch.bmm(q.transpose(1, 2), k)        # n, hw, hw
+        attn = torch.softmax(energy, dim=-1)
+        out = torch.bmm(v, attn.transpose(1, 2)).view(n, c, h, w)
+        return x + self.scale * out
+
+
+class SEM(nn.Module):
+    """Semantic enhancement module, paper eqs. (15)-(17).
+
+    ``H = x * hardsigmoid(ECA1d(GAP(x)))  +  PositionAttention(x)``.
+
+    Options: ``reduction`` of the query/key convolutions (8, as in DANet), ``gamma``/``b`` of
+    the ECA kernel rule (eq. 5).
+
+    >>> SEM(64)(torch.zeros(1, 64, 4, 3)).shape
+    torch.Size([1, 64, 4, 3])
+    """
+
+    OPTIONS = {"reduction": 8, "gamma": 2, "b": 1}
+
+    def __init__(self, channels: int, reduction: int = 8, gamma: int = 2, b: int = 1, *,
+                 device=None, dtype=None):
+        super().__init__()
+        self.channel = ECA(channels, gamma, b, gate="hardsigmoid", device=device, dtype=dtype)
+        self.spatial = PositionAttention(channels, reduction, device=device, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.channel(x) + self.spatial(x)

@@ -1,0 +1,117 @@
+"""Convolution units and the two HRNet residual blocks.
+
+* :class:`ConvBNAct` -- ``Conv2d -> BatchNorm2d -> activation`` (activation optional).
+* :class:`BasicBlock` -- He et al., *Deep Residual Learning*, CVPR 2016, Fig. 2 left;
+  the block HRNet (Sun et al., CVPR 2019 / TPAMI 2021) stacks in its branches.
+* :class:`Bottleneck` -- the 1x1-3x3-1x1 residual block (expansion 4) of HRNet's stage 1.
+
+Every constructor takes ``device`` and ``dtype`` so that a network can be built on the
+``meta`` device (no memory, no initialisation cost) for instant parameter counts.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["ConvBNAct", "BasicBlock", "Bottleneck", "make_norm", "make_downsample"]
+
+
+def make_norm(channels: int, *, device=None, dtype=None) -> nn.BatchNorm2d:
+    """BatchNorm2d with PyTorch's defaults (eps 1e-5, momentum 0.1).
+
+    HRNet's official code uses momentum 0.1 as well (``BN_MOMENTUM``)."""
+    return nn.BatchNorm2d(channels, device=device, dtype=dtype)
+
+
+class ConvBNAct(nn.Sequential):
+    """``Conv2d(k, stride, dilation, groups, bias=False) -> BN -> ReLU``.
+
+    ``padding`` defaults to ``dilation * (kernel - 1) // 2`` ("same" for odd kernels and
+    stride 1). ``act=False`` drops the activation; ``norm=False`` drops the BN and turns the
+    convolution bias on (the mmcv ``ConvModule(bias='auto')`` rule).
+
+    >>> m = ConvBNAct(8, 16, kernel=3, stride=2)
+    >>> m(torch.zeros(1, 8, 10, 10)).shape
+    torch.Size([1, 16, 5, 5])
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1, *,
+                 groups: int = 1, dilation: int = 1, padding: int | None = None,
+                 norm: bool = True, act: bool | str = True, device=None, dtype=None):
+        super().__init__()
+        if padding is None:
+            padding = dilation * (kernel - 1) // 2
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel, stride, padding,
+                              dilation=dilation, groups=groups, bias=not norm,
+                              device=device, dtype=dtype)
+        if norm:
+            self.bn = make_norm(out_channels, device=device, dtype=dtype)
+        if act is True or act == "relu":
+            self.act = nn.ReLU(inplace=True)
+        elif act == "sigmoid":
+            self.act = nn.Sigmoid()
+        elif act not in (False, None):
+            raise ValueError(f"ConvBNAct: unknown act {act!r} (use True/'relu', 'sigmoid' or False)")
+
+
+def make_downsample(in_channels: int, out_channels: int, stride: int, *, device=None, dtype=None):
+    """The residual projection HRNet uses: ``1x1 conv(stride) -> BN``, or ``None`` for identity."""
+    if stride == 1 and in_channels == out_channels:
+        return None
+    return ConvBNAct(in_channels, out_channels, 1, stride, act=False, device=device, dtype=dtype)
+
+
+class BasicBlock(nn.Module):
+    """ResNet/HRNet basic block: ``relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x))``.
+
+    Parameters ``2 * 9 * c^2 + 4c`` for ``c`` in = out channels (paper eq. 13 counts only the
+    ``18 c^2`` convolution weights).
+
+    >>> BasicBlock(32, 32)(torch.zeros(2, 32, 8, 8)).shape
+    torch.Size([2, 32, 8, 8])
+    """
+
+    expansion = 1
+    OPTIONS: dict = {}
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, *, device=None, dtype=None):
+        super().__init__()
+        dd = dict(device=device, dtype=dtype)
+        out = width * self.expansion
+        self.conv1 = ConvBNAct(in_channels, width, 3, stride, **dd)
+        self.conv2 = ConvBNAct(width, out, 3, 1, act=False, **dd)
+        self.downsample = make_downsample(in_channels, out, stride, **dd)
+        self.relu = nn.ReLU(inplace=True)
+        self.out_channels = out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.conv2(self.conv1(x)) + identity)
+
+
+class Bottleneck(nn.Module):
+    """ResNet bottleneck (``1x1 -> 3x3 -> 1x1``, expansion 4), as in HRNet's stage 1.
+
+    ``width`` is the bottleneck ("planes") width; the block outputs ``4 * width`` channels.
+
+    >>> Bottleneck(64, 64)(torch.zeros(1, 64, 8, 8)).shape
+    torch.Size([1, 256, 8, 8])
+    """
+
+    expansion = 4
+    OPTIONS: dict = {}
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, *, device=None, dtype=None):
+        super().__init__()
+        dd = dict(device=device, dtype=dtype)
+        out = width * self.expansion
+        self.conv1 = ConvBNAct(in_channels, width, 1, **dd)
+        self.conv2 = ConvBNAct(width, width, 3, stride, **dd)
+        self.conv3 = ConvBNAct(width, out, 1, act=False, **dd)
+        self.downsample = make_downsample(in_channels, out, stride, **dd)
+        self.relu = nn.ReLU(inplace=True)
+        self.out_channels = out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(self.conv3(self.conv2(self.conv1(x))) + identity)

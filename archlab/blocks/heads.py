@@ -1,0 +1,101 @@
+"""Pose heads. Every head is built as ``Head(branch_channels, llf_channels, num_joints, **options)``
+and called as ``head(branch_outputs, low_level_features) -> heatmaps`` (1/4 input resolution).
+
+* ``'simple'`` -- :class:`SimpleHead`: HRNet's final layer, a ``k x k`` convolution (with bias)
+  from the highest-resolution branch to one heatmap per joint.
+* ``'iterative'`` -- :class:`IterativeHead`: Lite-HRNet's iterative head (low-to-high
+  resolution, bilinear upsampling and depthwise-separable convs) followed by the simple head.
+* ``'dasp'`` -- :class:`DASPHead`: the paper's DASP (:mod:`archlab.blocks.dasp`).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .basic import ConvBNAct
+from .dasp import DASP
+
+__all__ = ["SimpleHead", "IterativeHead", "DASPHead", "HEADS"]
+
+
+class SimpleHead(nn.Module):
+    """``Conv2d(c0 -> num_joints, kernel, bias=True)`` on branch 0 (HRNet ``final_layer``).
+
+    >>> SimpleHead([32, 64], 0, 17)([torch.zeros(1, 32, 16, 12)], None).shape
+    torch.Size([1, 17, 16, 12])
+    """
+
+    OPTIONS = {"kernel": 1}
+    needs_all_branches = False
+
+    def __init__(self, branch_channels, llf_channels: int, num_joints: int, *, kernel: int = 1,
+                 device=None, dtype=None):
+        super().__init__()
+        if kernel not in (1, 3):
+            raise ValueError(f"SimpleHead: kernel must be 1 or 3, got {kernel}")
+        self.final = nn.Conv2d(branch_channels[0], num_joints, kernel, padding=kernel // 2,
+                               device=device, dtype=dtype)
+
+    def forward(self, xs, llf=None):
+        return self.final(xs[0])
+
+
+class _DWSeparable(nn.Sequential):
+    """mmcv ``DepthwiseSeparableConvModule`` as Lite-HRNet's head uses it: ``dw3x3 -> BN``
+    (no activation), ``1x1 -> BN -> ReLU``."""
+
+    def __init__(self, cin: int, cout: int, *, device=None, dtype=None):
+        super().__init__(ConvBNAct(cin, cin, 3, groups=cin, act=False, device=device, dtype=dtype),
+                         ConvBNAct(cin, cout, 1, device=device, dtype=dtype))
+
+
+class IterativeHead(nn.Module):
+    """Lite-HRNet ``IterativeHead`` + the 1x1 final conv (mmpose ``TopDownSimpleHead``).
+
+    Branches are visited from lowest to highest resolution; each is summed with the previous
+    (bilinear, ``align_corners=True``) result and projected to the next branch's width.
+
+    >>> h = IterativeHead([40, 80], 0, 17)
+    >>> h([torch.zeros(1, 40, 8, 8), torch.zeros(1, 80, 4, 4)]).shape
+    torch.Size([1, 17, 8, 8])
+    """
+
+    OPTIONS = {"kernel": 1}
+    needs_all_branches = True
+
+    def __init__(self, branch_channels, llf_channels: int, num_joints: int, *, kernel: int = 1,
+                 device=None, dtype=None):
+        super().__init__()
+        rev = list(branch_channels)[::-1]
+        self.projects = nn.ModuleList(
+            _DWSeparable(rev[i], rev[i + 1] if i + 1 < len(rev) else rev[i], device=device, dtype=dtype)
+            for i in range(len(rev)))
+        self.final = SimpleHead(branch_channels, llf_channels, num_joints, kernel=kernel,
+                                device=device, dtype=dtype)
+
+    def forward(self, xs, llf=None):
+        last = None
+        ys = []
+        for s, proj in zip(xs[::-1], self.projects):
+            if last is not None:
+                s = s + F.interpolate(last, size=s.shape[-2:], mode="bilinear", align_corners=True)
+            last = proj(s)
+            ys.append(last)
+        return self.final(ys[::-1])
+
+
+class DASPHead(DASP):
+    """The DASP module used as the network head (branch 0 + low-level features)."""
+
+    OPTIONS = {"rates": (1, 6, 12, 18), "growth": 16, "proj": 32, "llf_proj": 32, "fuse": 32}
+    needs_all_branches = False
+
+    def __init__(self, branch_channels, llf_channels: int, num_joints: int, *, device=None, dtype=None, **kw):
+        super().__init__(branch_channels[0], llf_channels, num_joints, device=device, dtype=dtype, **kw)
+
+    def forward(self, xs, llf=None):  # type: ignore[override]
+        return super().forward(xs[0], llf)
+
+
+HEADS: dict[str, type[nn.Module]] = {"simple": SimpleHead, "iterative": IterativeHead, "dasp": DASPHead}

@@ -1,0 +1,172 @@
+"""Lite-HRNet blocks (Yu et al., *Lite-HRNet: A Lightweight High-Resolution Network*, CVPR 2021).
+
+Written to match the public reference implementation (HRNet/Lite-HRNet,
+``models/backbones/litehrnet.py``) layer for layer, so parameter counts agree exactly:
+
+* :func:`channel_shuffle` -- ShuffleNet's channel shuffle.
+* :class:`LiteStem` -- ``conv3x3/2`` then a ShuffleNet-style two-branch stride-2 unit.
+* :class:`ShuffleBlock` -- the ShuffleNetV2 unit of *naive* Lite-HRNet (per branch).
+* :class:`SpatialWeighting`, :class:`CrossResolutionWeighting` and
+  :class:`ConditionalChannelWeighting` -- the conditional channel weighting block of
+  Lite-HRNet (section 3.2), which replaces the costly 1x1 convolutions. It is a
+  *multi-branch* block: it takes and returns the list of all branch tensors.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .basic import ConvBNAct
+
+__all__ = ["channel_shuffle", "LiteStem", "ShuffleBlock", "SpatialWeighting",
+           "CrossResolutionWeighting", "ConditionalChannelWeighting", "check_even"]
+
+
+def check_even(channels: int, where: str) -> None:
+    if channels % 2:
+        raise ValueError(f"{where}: needs an even width (it splits channels in two), got {channels}")
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet channel shuffle: ``(n, g*k, h, w) -> (n, k*g, h, w)`` interleaved."""
+    n, c, h, w = x.shape
+    return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+
+class LiteStem(nn.Module):
+    """Lite-HRNet stem: ``conv3x3/2 (3 -> s)``, then split in halves; one half goes
+    ``dw3x3/2 -> 1x1``, the other ``1x1 (expand) -> dw3x3/2 -> 1x1``; concat; shuffle.
+    Output: ``out_channels`` at 1/4 resolution.
+
+    >>> LiteStem(3, 32, 32)(torch.zeros(1, 3, 64, 64)).shape
+    torch.Size([1, 32, 16, 16])
+    """
+
+    def __init__(self, in_channels: int, stem_channels: int, out_channels: int,
+                 expand_ratio: float = 1.0, *, device=None, dtype=None):
+        super().__init__()
+        dd = dict(device=device, dtype=dtype)
+        check_even(stem_channels, "LiteStem")
+        self.out_channels = out_channels
+        self.conv1 = ConvBNAct(in_channels, stem_channels, 3, 2, **dd)
+        mid = int(round(stem_channels * expand_ratio))
+        half = stem_channels // 2
+        inc = out_channels - half if stem_channels == out_channels else out_channels - stem_channels
+        if inc < 1:
+            raise ValueError(f"LiteStem: out_channels {out_channels} too small for stem_channels {stem_channels}")
+        self.branch1 = nn.Sequential(ConvBNAct(half, half, 3, 2, groups=half, act=False, **dd),
+                                     ConvBNAct(half, inc, 1, **dd))
+        self.expand_conv = ConvBNAct(half, mid, 1, **dd)
+        self.depthwise_conv = ConvBNAct(mid, mid, 3, 2, groups=mid, act=False, **dd)
+        self.linear_conv = ConvBNAct(mid, half if stem_channels == out_channels else stem_channels, 1, **dd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv1(x)
+        x1, x2 = x.chunk(2, dim=1)
+        x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(x2)))
+        return channel_shuffle(torch.cat((self.branch1(x1), x2), dim=1), 2)
+
+
+class ShuffleBlock(nn.Module):
+    """ShuffleNetV2 unit (stride 1), the block of *naive* Lite-HRNet.
+
+    Half the channels pass through; the other half go ``1x1 -> dw3x3 -> 1x1``; concat; shuffle.
+
+    >>> ShuffleBlock(40, 40)(torch.zeros(1, 40, 8, 8)).shape
+    torch.Size([1, 40, 8, 8])
+    """
+
+    expansion = 1
+    OPTIONS: dict = {}
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, *, device=None, dtype=None):
+        super().__init__()
+        if stride != 1 or in_channels != width:
+            raise ValueError(f"ShuffleBlock: only stride 1 with equal in/out widths is supported "
+                             f"(got in={in_channels}, out={width}, stride={stride})")
+        check_even(width, "ShuffleBlock")
+        dd = dict(device=device, dtype=dtype)
+        b = width // 2
+        self.branch2 = nn.Sequential(ConvBNAct(b, b, 1, **dd),
+                                     ConvBNAct(b, b, 3, 1, groups=b, act=False, **dd),
+                                     ConvBNAct(b, b, 1, **dd))
+        self.out_channels = width
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x1, x2 = x.chunk(2, dim=1)
+        return channel_shuffle(torch.cat((x1, self.branch2(x2)), dim=1), 2)
+
+
+class SpatialWeighting(nn.Module):
+    """Lite-HRNet spatial weighting: ``x * sigmoid(conv1x1(relu(conv1x1(GAP(x)))))``, with bias, no BN."""
+
+    def __init__(self, channels: int, ratio: int = 4, *, device=None, dtype=None):
+        super().__init__()
+        dd = dict(device=device, dtype=dtype)
+        hidden = int(channels / ratio)
+        if hidden < 1:
+            raise ValueError(f"SpatialWeighting: channels/ratio < 1 (channels={channels}, ratio={ratio})")
+        self.conv1 = ConvBNAct(channels, hidden, 1, norm=False, **dd)
+        self.conv2 = ConvBNAct(hidden, channels, 1, norm=False, act="sigmoid", **dd)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.conv2(self.conv1(F.adaptive_avg_pool2d(x, 1)))
+
+
+class CrossResolutionWeighting(nn.Module):
+    """Lite-HRNet cross-resolution weighting: pool every branch to the smallest resolution,
+    concatenate, ``1x1 conv -> BN -> ReLU -> 1x1 conv -> BN -> sigmoid``, split, and scale each
+    branch by its (nearest-upsampled) weights."""
+
+    def __init__(self, channels: list[int], ratio: int = 8, *, device=None, dtype=None):
+        super().__init__()
+        dd = dict(device=device, dtype=dtype)
+        self.channels = list(channels)
+        total = sum(channels)
+        hidden = int(total / ratio)
+        if hidden < 1:
+            raise ValueError(f"CrossResolutionWeighting: sum(channels)/ratio < 1 ({total}/{ratio})")
+        self.conv1 = ConvBNAct(total, hidden, 1, **dd)
+        self.conv2 = ConvBNAct(hidden, total, 1, act="sigmoid", **dd)
+
+    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        size = xs[-1].shape[-2:]
+        pooled = [F.adaptive_avg_pool2d(s, size) for s in xs[:-1]] + [xs[-1]]
+        w = self.conv2(self.conv1(torch.cat(pooled, dim=1)))
+        ws = torch.split(w, self.channels, dim=1)
+        return [s * F.interpolate(a, size=s.shape[-2:], mode="nearest") for s, a in zip(xs, ws)]
+
+
+class ConditionalChannelWeighting(nn.Module):
+    """Lite-HRNet conditional channel weighting block (multi-branch).
+
+    Every branch is split in halves; the second halves get cross-resolution weighting,
+    a 3x3 depthwise conv + BN and spatial weighting; halves are concatenated and shuffled.
+
+    >>> m = ConditionalChannelWeighting([40, 80])
+    >>> [t.shape[1] for t in m([torch.zeros(1, 40, 8, 8), torch.zeros(1, 80, 4, 4)])]
+    [40, 80]
+    """
+
+    expansion = 1
+    multi_branch = True
+    OPTIONS = {"reduce_ratio": 8, "spatial_ratio": 4}
+
+    def __init__(self, widths: list[int], *, reduce_ratio: int = 8, spatial_ratio: int = 4,
+                 device=None, dtype=None):
+        super().__init__()
+        dd = dict(device=device, dtype=dtype)
+        for c in widths:
+            check_even(c, "ConditionalChannelWeighting")
+        half = [c // 2 for c in widths]
+        self.cross_resolution_weighting = CrossResolutionWeighting(half, reduce_ratio, **dd)
+        self.depthwise_convs = nn.ModuleList(ConvBNAct(c, c, 3, 1, groups=c, act=False, **dd) for c in half)
+        self.spatial_weighting = nn.ModuleList(SpatialWeighting(c, spatial_ratio, **dd) for c in half)
+
+    def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        parts = [s.chunk(2, dim=1) for s in xs]
+        x1 = [p[0] for p in parts]
+        x2 = self.cross_resolution_weighting([p[1] for p in parts])
+        x2 = [sw(dw(s)) for s, dw, sw in zip(x2, self.depthwise_convs, self.spatial_weighting)]
+        return [channel_shuffle(torch.cat([a, b], dim=1), 2) for a, b in zip(x1, x2)]
