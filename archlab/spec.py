@@ -148,6 +148,10 @@ class _Spec:
         if unknown:
             where = f"{path}.{unknown[0]}" if path else unknown[0]
             raise _err(where, f"unknown key for {cls.__name__} (known keys: {', '.join(known)})")
+        for f in fields(cls):
+            if f.name not in data and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                where = f"{path}.{f.name}" if path else f.name
+                raise _err(where, f"required key missing from {cls.__name__}")
         kwargs = {}
         for k, v in data.items():
             kind = known[k].metadata.get("kind", "")
