@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--depth", type=int, default=2, help="group parameters by this many name levels")
     s.add_argument("--modules", action="store_true", help="also print the full module tree")
     s.set_defaults(func=cmd_show)
-    for modname in ("archlab.cost.cli", "archlab.train.cli"):
+    for modname in ("archlab.cost.cli", "archlab.train.cli", "archlab.search.cli"):
         import importlib
         try:
             mod = importlib.import_module(modname)

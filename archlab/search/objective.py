@@ -1,0 +1,104 @@
+"""Evaluating one trial: spec from the space, analytic cost and budget check first, then
+(only for trials within budget) measured latency and short-training accuracy."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import optuna
+
+from ..spec import SpecError
+from .space import SearchSpace
+
+__all__ = ["analytic_cost", "make_objective", "constraint_values", "WORST"]
+
+#: value reported for an objective that was not measured because the trial is over budget
+WORST = {"minimize": 1e18, "maximize": -1e18}
+
+
+def analytic_cost(spec, profile: str = "macs") -> dict:
+    """Parameters and multiply-adds from the spec alone (no module is built)."""
+    from ..cost import count
+    report = count(spec)
+    value = report.to(profile)
+    value = float(getattr(value, "value", value))
+    return {"params": int(report.params), "macs": value, "macs_plain": int(report.macs)}
+
+
+def constraint_values(space: SearchSpace, cost: dict) -> list[float]:
+    """Optuna convention: a trial is feasible when every value is <= 0."""
+    c = space.constraints
+    out = []
+    if "params_max" in c:
+        out.append(float(cost["params"] - c["params_max"]))
+    if "macs_max" in c:
+        out.append(float(cost["macs_budget"] - c["macs_max"]))
+    return out
+
+
+def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, latency_fn=None):
+    """The Optuna objective for ``space``.
+
+    ``train_fn(spec, training_options, trial_dir) -> float`` gives accuracy (default: a short
+    LSPET run through :mod:`archlab.train`); ``latency_fn(spec, latency_options) -> float`` gives
+    milliseconds (default: :func:`archlab.cost.latency.measure_latency` on CPU)."""
+    run_dir = Path(run_dir)
+    budget_profile = space.constraints.get("profile", "macs")
+
+    def objective(trial: optuna.Trial):
+        from .storage import mark_worker
+        mark_worker(trial)
+        try:
+            spec = space.suggest(trial)
+        except (SpecError, ValueError) as e:
+            trial.set_user_attr("invalid", str(e))
+            raise optuna.TrialPruned(f"invalid spec: {e}") from None
+        costs = {}
+        for obj in space.objectives:
+            if obj.name == "macs":
+                costs[obj.label] = analytic_cost(spec, obj.profile)["macs"]
+        base = analytic_cost(spec, budget_profile)
+        cost = {"params": base["params"], "macs_budget": base["macs"], "macs_plain": base["macs_plain"]}
+        for k, v in cost.items():
+            trial.set_user_attr(k, v)
+        cons = constraint_values(space, cost)
+        trial.set_user_attr("constraints", cons)
+        feasible = all(v <= 0 for v in cons)
+        trial.set_user_attr("feasible", feasible)
+        values = []
+        for obj in space.objectives:
+            if obj.name == "params":
+                values.append(float(cost["params"]))
+            elif obj.name == "macs":
+                values.append(costs[obj.label])
+            elif not feasible:
+                values.append(WORST[obj.direction])  # over budget: never built, measured or trained
+            elif obj.name == "latency":
+                ms = (latency_fn or _default_latency)(spec, space.latency)
+                trial.set_user_attr("latency_ms", ms)
+                values.append(ms)
+            elif obj.name == "accuracy":
+                acc = (train_fn or _default_train)(spec, space.training, run_dir / "trials" / f"{trial.number:05d}")
+                if acc is None or not math.isfinite(acc):
+                    raise RuntimeError(f"training returned no accuracy for trial {trial.number}")
+                trial.set_user_attr("accuracy", acc)
+                values.append(acc)
+        return tuple(values)
+
+    return objective
+
+
+def _default_latency(spec, options: dict) -> float:
+    from ..cost.latency import measure_latency
+    from ..nets import build_network
+    from ..spec import parse_size
+    size = parse_size(options["input_size"]) if "input_size" in options else spec.input_size
+    model = build_network(spec.replace(input_size=size)).eval()
+    res = measure_latency(model, size, batch=int(options.get("batch", 1)), threads=int(options.get("threads", 1)),
+                          warmup=int(options.get("warmup", 2)), repeats=int(options.get("repeats", 5)))
+    return float(getattr(res, "median_ms", res))
+
+
+def _default_train(spec, options: dict, trial_dir: Path) -> float:
+    from ..train.search_hook import short_train
+    return short_train(spec, options, trial_dir)

@@ -1,0 +1,118 @@
+"""Running a search: create or resume the study, enqueue baselines, run one or many workers.
+
+The trial budget ``n_trials`` counts finished trials (complete or pruned-as-invalid). A resumed
+search runs only what is missing; every worker gets a fixed share of the remainder, so the study
+ends with exactly ``n_trials`` finished trials unless a worker dies (then resume again: its
+RUNNING trial is failed and retried, see :mod:`archlab.search.storage`).
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from .objective import make_objective
+from .space import SearchSpace
+from .storage import describe_storage, recover_stale_trials, resolve_storage
+
+__all__ = ["make_sampler", "open_study", "run_search", "run_worker", "finished_count"]
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def _constraints(trial) -> list[float]:
+    return trial.user_attrs.get("constraints", [])
+
+
+def make_sampler(space: SearchSpace):
+    cfg = space.sampler
+    kind, seed = cfg.get("type", "nsga2"), cfg.get("seed")
+    cons = _constraints if space.constraints else None
+    if kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=int(cfg.get("population_size", 50)),
+                                             constraints_func=cons)
+    if kind == "nsga3":
+        return optuna.samplers.NSGAIIISampler(seed=seed, population_size=int(cfg.get("population_size", 50)),
+                                              constraints_func=cons)
+    if kind == "tpe":
+        return optuna.samplers.TPESampler(seed=seed, constraints_func=cons, multivariate=True)
+    return optuna.samplers.RandomSampler(seed=seed)
+
+
+def open_study(space: SearchSpace, storage, *, enqueue: bool = True) -> optuna.Study:
+    """Create or load the study; on creation, enqueue the baselines as its first trials."""
+    study = optuna.create_study(study_name=space.study, storage=storage, sampler=make_sampler(space),
+                                directions=[o.direction for o in space.objectives], load_if_exists=True)
+    if not study.user_attrs.get("objective_names"):
+        study.set_metric_names([o.label for o in space.objectives])
+        study.set_user_attr("objective_names", [o.label for o in space.objectives])
+        study.set_user_attr("space_source", space.source)
+        if enqueue:
+            for b in space.baselines:
+                study.enqueue_trial(space.params_for(b), user_attrs={"baseline": b})
+    elif study.user_attrs["objective_names"] != [o.label for o in space.objectives]:
+        raise ValueError(f"study {space.study!r} in this storage has objectives "
+                         f"{study.user_attrs['objective_names']}, but the space asks for "
+                         f"{[o.label for o in space.objectives]}: use another study name or storage")
+    return study
+
+
+def finished_count(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+def run_worker(space: SearchSpace, storage, run_dir, n_trials: int, *, progress: bool = True,
+               train_fn=None, latency_fn=None) -> int:
+    """Run ``n_trials`` trials in this process (one at a time, recovering stale trials first)."""
+    study = open_study(space, storage)
+    objective = make_objective(space, run_dir, train_fn=train_fn, latency_fn=latency_fn)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=n_trials, desc=f"search {space.study}", unit="trial")
+    done = 0
+    for _ in range(n_trials):
+        recover_stale_trials(study)
+        study.optimize(objective, n_trials=1, catch=(RuntimeError,), gc_after_trial=False)
+        done += 1
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(finished=finished_count(study))
+    if bar is not None:
+        bar.close()
+    return done
+
+
+def run_search(space: SearchSpace, *, storage_url: str | None = None, n_trials: int | None = None,
+               workers: int = 1, run_dir: str | Path | None = None, progress: bool = True) -> optuna.Study:
+    """Run (or resume) the search until the study holds ``n_trials`` finished trials."""
+    run_dir = Path(run_dir or Path("runs") / "search" / space.study)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    target = int(n_trials or space.n_trials)
+    storage = resolve_storage(storage_url, run_dir, workers)
+    study = open_study(space, storage)
+    recover_stale_trials(study)
+    remaining = max(0, target - finished_count(study))
+    (run_dir / "search.json").write_text(json.dumps({
+        "space": space.source, "storage": describe_storage(storage), "n_trials": target, "workers": workers},
+        indent=2))
+    if remaining == 0:
+        return study
+    if workers <= 1:
+        run_worker(space, storage, run_dir, remaining, progress=progress)
+        return study
+    url = storage_url or (f"journal:{run_dir / 'study.journal'}")
+    shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    procs = [subprocess.Popen([sys.executable, "-m", "archlab.search.worker", space.source, "--storage", url,
+                               "--run-dir", str(run_dir), "--n-trials", str(n)])
+             for n in shares if n > 0]
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        raise RuntimeError(f"{sum(1 for c in codes if c)} of {len(procs)} workers failed (exit codes {codes}); "
+                           "run the same command again to resume")
+    return optuna.load_study(study_name=space.study, storage=resolve_storage(url, run_dir, workers))

@@ -1,0 +1,396 @@
+"""Search spaces as YAML: which knobs of a base spec a search may turn, and how far.
+
+A space file::
+
+    study: search_cost            # study name (also the run folder's name)
+    base: sdhrnet_coco            # zoo name or spec YAML the knobs modify
+    knobs:                        # each knob: a fixed value, {choices: [...]}, or {low, high, step}
+      width: {low: 16, high: 48, step: 4}      # branch b gets width * 2**b
+      block: {choices: [basic, scr]}           # every stage (block.0, block.1, ... per stage)
+      num_modules.1: {low: 1, high: 4}
+      reweight: {choices: [[se, eca], [eca, eca], [se, se]]}
+      sem: {choices: [true, false]}            # SEM on the deepest branch entering the last stage
+      head: {choices: [simple, dasp]}
+      dasp_rates: {choices: [[1, 6, 12, 18], [1, 3, 6, 9]]}
+    objectives: [params, {name: macs, profile: hrnet_paper}]
+    constraints: {params_max: 20.0e6, macs_max: 5.0, profile: hrnet_paper}
+    sampler: {type: nsga2, seed: 0, population_size: 40}
+    baselines: [sdhrnet_coco, hrnet_w32_coco]
+    n_trials: 500
+
+Knob names (``s`` a stage index, ``b`` a branch index): ``width``, ``widths.b``, ``block``,
+``block.s``, ``num_modules.s``, ``num_blocks`` / ``num_blocks.s`` (every branch of the stage),
+``kernel``, ``cheap_kernel``, ``ratio``, ``reweight``, ``reduction`` (SCR options), ``sem``,
+``head``, ``dasp_rates``, ``dasp_growth``, ``input_size`` (``"HxW"``).
+List-valued choices are stored in Optuna as JSON strings (its categorical values must be scalars).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..spec import HeadSpec, NetworkSpec, SpecError, parse_size
+
+__all__ = ["Knob", "SearchSpace", "Objective", "SpaceError", "KNOB_PATTERNS", "OBJECTIVES"]
+
+
+class SpaceError(ValueError):
+    """A malformed search space; the message names the offending key."""
+
+
+KNOB_PATTERNS = {
+    r"width": int, r"widths\.\d+": int, r"block": str, r"block\.\d+": str, r"num_modules\.\d+": int,
+    r"num_blocks": int, r"num_blocks\.\d+": int, r"kernel": int, r"cheap_kernel": int, r"ratio": float,
+    r"reweight": list, r"reduction": int, r"sem": bool, r"head": str, r"dasp_rates": list,
+    r"dasp_growth": int, r"input_size": str,
+}
+OBJECTIVES = {"params": "minimize", "macs": "minimize", "latency": "minimize", "accuracy": "maximize"}
+SAMPLERS = ("nsga2", "nsga3", "tpe", "random")
+
+
+def _knob_type(name: str):
+    for pat, typ in KNOB_PATTERNS.items():
+        if re.fullmatch(pat, name):
+            return typ
+    raise SpaceError(f"knobs.{name}: unknown knob (known: {', '.join(KNOB_PATTERNS)}; s/b are stage/branch indices)")
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One searchable (or fixed) setting."""
+
+    name: str
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    log: bool = False
+    value: Any = None
+
+    @classmethod
+    def parse(cls, name: str, raw: Any) -> "Knob":
+        typ = _knob_type(name)
+        where = f"knobs.{name}"
+        if isinstance(raw, dict):
+            extra = set(raw) - {"choices", "low", "high", "step", "log"}
+            if extra:
+                raise SpaceError(f"{where}.{sorted(extra)[0]}: unknown key (use choices, or low/high/step/log)")
+            if "choices" in raw:
+                ch = raw["choices"]
+                if not isinstance(ch, list) or not ch:
+                    raise SpaceError(f"{where}.choices: expected a non-empty list")
+                for c in ch:
+                    _check_type(where, typ, c)
+                return cls(name, choices=tuple(json.dumps(c) if isinstance(c, list) else c for c in ch))
+            if "low" not in raw or "high" not in raw:
+                raise SpaceError(f"{where}: a range needs both low and high")
+            if typ not in (int, float):
+                raise SpaceError(f"{where}: a {typ.__name__} knob takes choices, not a range")
+            lo, hi = raw["low"], raw["high"]
+            for k, v in (("low", lo), ("high", hi), ("step", raw.get("step", 1))):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    raise SpaceError(f"{where}.{k}: expected a number, got {v!r}")
+            if typ is int and not all(float(v).is_integer() for v in (lo, hi, raw.get("step", 1))):
+                raise SpaceError(f"{where}: an integer knob needs integer low/high/step")
+            if lo > hi:
+                raise SpaceError(f"{where}: low {lo} is above high {hi}")
+            if raw.get("step") is not None and raw["step"] <= 0:
+                raise SpaceError(f"{where}.step: must be positive")
+            return cls(name, low=lo, high=hi, step=raw.get("step"), log=bool(raw.get("log", False)))
+        _check_type(where, typ, raw)
+        return cls(name, value=json.dumps(raw) if isinstance(raw, list) else raw)
+
+    @property
+    def fixed(self) -> bool:
+        return self.choices is None and self.low is None
+
+    def suggest(self, trial) -> Any:
+        if self.fixed:
+            return _decode(self.value)
+        if self.choices is not None:
+            return _decode(trial.suggest_categorical(self.name, list(self.choices)))
+        if _knob_type(self.name) is int:
+            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
+        return trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log)
+
+    def encode(self, value) -> Any:
+        """The Optuna parameter value for ``value`` (to enqueue a baseline); raises if outside."""
+        v = json.dumps(list(value)) if isinstance(value, (list, tuple)) else value
+        if self.fixed:
+            ok = v == self.value
+        elif self.choices is not None:
+            ok = v in self.choices
+        else:
+            ok = self.low <= v <= self.high and (not self.step or abs(((v - self.low) / self.step) % 1) < 1e-9)
+        if not ok:
+            raise SpaceError(f"knobs.{self.name}: value {value!r} is outside the space")
+        return v
+
+
+def _check_type(where, typ, v):
+    if typ is list:
+        if not isinstance(v, list):
+            raise SpaceError(f"{where}: expected a list value, got {v!r}")
+    elif typ is float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SpaceError(f"{where}: expected a number, got {v!r}")
+    elif typ is int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise SpaceError(f"{where}: expected an integer, got {v!r}")
+    elif not isinstance(v, typ):
+        raise SpaceError(f"{where}: expected {typ.__name__}, got {v!r}")
+
+
+def _canonical(spec: NetworkSpec) -> dict:
+    """The spec as a dict with every block/head option filled in (defaults made explicit)."""
+    from ..blocks import BLOCKS, HEADS
+    d = spec.to_dict()
+    d.pop("name"), d.pop("description")
+    for st in d["stages"]:
+        st["block_options"] = {**{k: list(v) if isinstance(v, tuple) else v
+                                  for k, v in BLOCKS[st["block"]].OPTIONS.items()}, **st["block_options"]}
+    d["head"]["options"] = {**{k: list(v) if isinstance(v, tuple) else v
+                               for k, v in HEADS[d["head"]["type"]].OPTIONS.items()}, **d["head"]["options"]}
+    return d
+
+
+def _decode(v):
+    if isinstance(v, str) and v.startswith("["):
+        return json.loads(v)
+    return v
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: str
+    profile: str = "macs"
+
+    @property
+    def label(self) -> str:
+        return f"macs[{self.profile}]" if self.name == "macs" else self.name
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    study: str
+    base: str
+    knobs: tuple
+    objectives: tuple
+    constraints: dict = field(default_factory=dict)
+    sampler: dict = field(default_factory=lambda: {"type": "nsga2", "seed": 0})
+    baselines: tuple = ()
+    n_trials: int = 100
+    training: dict = field(default_factory=dict)
+    latency: dict = field(default_factory=dict)
+    source: str = ""
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "SearchSpace":
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"search space file not found: {p}")
+        try:
+            data = yaml.safe_load(p.read_text())
+        except yaml.YAMLError as e:
+            raise SpaceError(f"{p}: not valid YAML: {e}") from None
+        try:
+            return cls.from_dict(data, source=str(p))
+        except SpaceError as e:
+            raise SpaceError(f"{p}: {e}") from None
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "") -> "SearchSpace":
+        if not isinstance(data, dict):
+            raise SpaceError("expected a mapping at the top level")
+        known = {"study", "base", "knobs", "objectives", "constraints", "sampler", "baselines", "n_trials",
+                 "training", "latency"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpaceError(f"{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
+        for req in ("study", "base", "knobs", "objectives"):
+            if req not in data:
+                raise SpaceError(f"{req}: required key missing")
+        if not isinstance(data["study"], str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", data["study"]):
+            raise SpaceError(f"study: expected a name of letters, digits, _ . -, got {data['study']!r}")
+        if not isinstance(data["knobs"], dict) or not data["knobs"]:
+            raise SpaceError("knobs: expected a non-empty mapping of knob -> value/choices/range")
+        knobs = tuple(Knob.parse(str(k), v) for k, v in data["knobs"].items())
+        objs = []
+        raw_objs = data["objectives"]
+        if not isinstance(raw_objs, list) or not raw_objs:
+            raise SpaceError("objectives: expected a non-empty list")
+        for i, o in enumerate(raw_objs):
+            o = {"name": o} if isinstance(o, str) else o
+            if not isinstance(o, dict) or o.get("name") not in OBJECTIVES:
+                raise SpaceError(f"objectives[{i}]: unknown objective {o!r}; choose from {sorted(OBJECTIVES)}")
+            extra = set(o) - {"name", "direction", "profile"}
+            if extra:
+                raise SpaceError(f"objectives[{i}].{sorted(extra)[0]}: unknown key")
+            d = o.get("direction", OBJECTIVES[o["name"]])
+            if d not in ("minimize", "maximize"):
+                raise SpaceError(f"objectives[{i}].direction: must be minimize or maximize, got {d!r}")
+            objs.append(Objective(o["name"], d, o.get("profile", "macs")))
+        labels = [o.label for o in objs]
+        if len(set(labels)) != len(labels):
+            raise SpaceError(f"objectives: repeated objective in {labels}")
+        cons = data.get("constraints") or {}
+        if not isinstance(cons, dict):
+            raise SpaceError("constraints: expected a mapping")
+        bad = sorted(set(cons) - {"params_max", "macs_max", "profile"})
+        if bad:
+            raise SpaceError(f"constraints.{bad[0]}: unknown constraint (params_max, macs_max, profile)")
+        for k in ("params_max", "macs_max"):
+            if k in cons and (isinstance(cons[k], bool) or not isinstance(cons[k], (int, float)) or cons[k] <= 0):
+                raise SpaceError(f"constraints.{k}: expected a positive number, got {cons[k]!r}")
+        sampler = dict(data.get("sampler") or {"type": "nsga2"})
+        if sampler.get("type", "nsga2") not in SAMPLERS:
+            raise SpaceError(f"sampler.type: unknown sampler {sampler.get('type')!r}; choose one of {list(SAMPLERS)}")
+        bad = sorted(set(sampler) - {"type", "seed", "population_size"})
+        if bad:
+            raise SpaceError(f"sampler.{bad[0]}: unknown key (type, seed, population_size)")
+        n_trials = data.get("n_trials", 100)
+        if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+            raise SpaceError(f"n_trials: expected a positive integer, got {n_trials!r}")
+        baselines = data.get("baselines") or []
+        if not isinstance(baselines, list) or not all(isinstance(b, str) for b in baselines):
+            raise SpaceError("baselines: expected a list of zoo names or spec paths")
+        space = cls(study=data["study"], base=str(data["base"]), knobs=knobs, objectives=tuple(objs),
+                    constraints=dict(cons), sampler=sampler, baselines=tuple(baselines), n_trials=n_trials,
+                    training=dict(data.get("training") or {}), latency=dict(data.get("latency") or {}),
+                    source=source)
+        space.base_spec()  # the base must resolve
+        for b in space.baselines:
+            space.params_for(b)  # every baseline must lie inside the space
+        return space
+
+    # -- spec generation -------------------------------------------------------------------
+    def base_spec(self) -> NetworkSpec:
+        from .. import resolve_spec
+        try:
+            return resolve_spec(self.base)
+        except (KeyError, FileNotFoundError, SpecError) as e:
+            raise SpaceError(f"base: {e.args[0] if e.args else e}") from None
+
+    def suggest(self, trial) -> NetworkSpec:
+        """Sample every knob on ``trial`` and return the (validated) spec."""
+        values = {k.name: k.suggest(trial) for k in self.knobs}
+        return self.apply(values, name=f"{self.study}_t{trial.number}")
+
+    def apply(self, values: dict, name: str | None = None) -> NetworkSpec:
+        """The base spec with knob ``values`` applied (raises SpecError for an invalid combination)."""
+        base = self.base_spec()
+        stages = list(base.stages)
+        nb = max(len(s.widths) for s in stages)
+        widths = list(stages[-1].widths)
+        if "width" in values:
+            widths = [int(values["width"]) * 2 ** b for b in range(nb)]
+        for b in range(nb):
+            if f"widths.{b}" in values:
+                widths[b] = int(values[f"widths.{b}"])
+        scr_opts = {k: values[k] for k in ("kernel", "cheap_kernel", "ratio", "reweight", "reduction") if k in values}
+        if "reweight" in scr_opts:
+            scr_opts["reweight"] = tuple(scr_opts["reweight"])
+        new_stages = []
+        for s_i, st in enumerate(stages):
+            n = len(st.widths)
+            block = values.get(f"block.{s_i}", values.get("block", st.block))
+            opts = dict(st.block_options) if block == st.block else {}
+            if block == "scr":
+                opts.update(scr_opts)
+            blocks = values.get(f"num_blocks.{s_i}", values.get("num_blocks"))
+            sem = st.sem
+            if "sem" in values and s_i == len(stages) - 1:
+                sem = (n - 1,) if values["sem"] else ()
+            new_stages.append(dataclasses.replace(
+                st, widths=tuple(widths[:n]), block=block, block_options=opts,
+                num_modules=int(values.get(f"num_modules.{s_i}", st.num_modules)),
+                num_blocks=(int(blocks),) * n if blocks is not None else st.num_blocks, sem=sem))
+        head = base.head
+        head_type = values.get("head", head.type)
+        if head_type != head.type:
+            head = HeadSpec(type=head_type)
+        if head.type == "dasp":
+            opts = dict(head.options)
+            if "dasp_rates" in values:
+                opts["rates"] = tuple(values["dasp_rates"])
+            if "dasp_growth" in values:
+                opts["growth"] = int(values["dasp_growth"])
+            head = HeadSpec(type="dasp", options=opts)
+        size = parse_size(values["input_size"]) if "input_size" in values else base.input_size
+        return dataclasses.replace(base, name=name or base.name, stages=tuple(new_stages), head=head,
+                                   input_size=size)
+
+    def params_for(self, baseline: str) -> dict:
+        """Optuna parameters reproducing a baseline spec (zoo name or YAML), for enqueueing.
+
+        Raises :class:`SpaceError` when the baseline cannot be expressed in this space."""
+        from .. import resolve_spec
+        try:
+            spec = resolve_spec(baseline)
+        except (KeyError, FileNotFoundError, SpecError) as e:
+            raise SpaceError(f"baselines: {baseline!r}: {e.args[0] if e.args else e}") from None
+        values = self.describe(spec)
+        out, used = {}, {}
+        irrelevant = {"dasp_rates", "dasp_growth"} if spec.head.type != "dasp" else set()
+        if not any(s.block == "scr" for s in spec.stages):
+            irrelevant |= {"kernel", "cheap_kernel", "ratio", "reweight", "reduction"}
+        for k in self.knobs:
+            if k.name not in values:
+                if k.name in irrelevant:
+                    continue  # has no effect on this baseline: left to the sampler
+                raise SpaceError(f"baselines: {baseline!r} has no value for knob {k.name!r}")
+            try:
+                enc = k.encode(values[k.name])
+            except SpaceError as e:
+                raise SpaceError(f"baselines: {baseline!r}: {e}") from None
+            used[k.name] = _decode(enc)
+            if not k.fixed:
+                out[k.name] = enc
+        rebuilt = self.apply(used, name=spec.name)
+        if _canonical(rebuilt) != _canonical(spec):
+            raise SpaceError(f"baselines: {baseline!r} differs from base {self.base!r} in ways the knobs "
+                             "cannot express (different stem, transitions or module layout)")
+        return out
+
+    @staticmethod
+    def describe(spec: NetworkSpec) -> dict:
+        """Knob values that describe ``spec`` (inverse of :meth:`apply`, where defined)."""
+        from ..blocks import BLOCKS
+        st = spec.stages
+        last = st[-1]
+        v: dict[str, Any] = {f"widths.{b}": w for b, w in enumerate(last.widths)}
+        if all(w == last.widths[0] * 2 ** b for b, w in enumerate(last.widths)):
+            v["width"] = last.widths[0]
+        for i, s in enumerate(st):
+            v[f"block.{i}"] = s.block
+            v[f"num_modules.{i}"] = s.num_modules
+            if len(set(s.num_blocks)) == 1:
+                v[f"num_blocks.{i}"] = s.num_blocks[0]
+        if len({s.block for s in st}) == 1:
+            v["block"] = st[0].block
+        if len({v.get(f"num_blocks.{i}") for i in range(len(st))}) == 1:
+            v["num_blocks"] = v["num_blocks.0"]
+        scr = next((s for s in st if s.block == "scr"), None)
+        if scr is not None:
+            o = {**BLOCKS["scr"].OPTIONS, **scr.block_options}
+            for k in ("kernel", "cheap_kernel", "ratio", "reduction"):
+                v[k] = o[k]
+            rw = o["reweight"]
+            v["reweight"] = [rw] if isinstance(rw, str) else list(rw)
+        v["sem"] = bool(last.sem)
+        v["head"] = spec.head.type
+        if spec.head.type == "dasp":
+            from ..blocks import HEADS
+            o = {**HEADS["dasp"].OPTIONS, **spec.head.options}
+            v["dasp_rates"] = list(o["rates"])
+            v["dasp_growth"] = o["growth"]
+        v["input_size"] = f"{spec.input_size[0]}x{spec.input_size[1]}"
+        return v

@@ -1,0 +1,25 @@
+"""One search worker process: ``python -m archlab.search.worker SPACE.yaml --storage URL --n-trials N``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .runner import run_worker
+from .space import SearchSpace
+from .storage import resolve_storage
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="archlab.search.worker")
+    p.add_argument("space")
+    p.add_argument("--storage", required=True)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--n-trials", type=int, required=True)
+    a = p.parse_args(argv)
+    space = SearchSpace.from_yaml(a.space)
+    run_worker(space, resolve_storage(a.storage, a.run_dir, workers=2), a.run_dir, a.n_trials, progress=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
