@@ -1,0 +1,240 @@
+"""Search: space validation, budgets without building, resume, multi-worker runs on journal
+storage and on a real PostgreSQL server, Pareto extraction, figures."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import optuna
+import pytest
+import yaml
+
+from archlab.plots import read_figure_data
+from archlab.search import SearchSpace, SpaceError, pareto_mask, run_search, trials_table
+from archlab.search.report import pareto_report
+from archlab.search.storage import resolve_storage
+
+SPACE = {
+    "study": "t_cost",
+    "base": "sdhrnet_coco",
+    "knobs": {
+        "width": {"low": 8, "high": 40, "step": 4},
+        "block": {"choices": ["basic", "scr"]},
+        "reweight": {"choices": [["se", "eca"], ["eca", "eca"], ["none", "none"]]},
+        "sem": {"choices": [True, False]},
+        "head": {"choices": ["simple", "dasp"]},
+        "num_modules.1": {"low": 1, "high": 4},
+    },
+    "objectives": ["params", {"name": "macs", "profile": "hrnet_paper"}],
+    "constraints": {"params_max": 12.0e6, "profile": "hrnet_paper"},
+    "sampler": {"type": "nsga2", "seed": 1, "population_size": 8},
+    "baselines": ["sdhrnet_coco", "hrnet_w32_coco"],
+    "n_trials": 16,
+}
+
+
+def write_space(tmp_path, **changes):
+    d = {**SPACE, **changes}
+    p = tmp_path / f"{d['study']}.yaml"
+    p.write_text(yaml.safe_dump(d))
+    return p
+
+
+BAD_SPACES = [
+    ({"knobs": {"widht": 32}}, r"knobs\.widht: unknown knob"),
+    ({"knobs": {"width": {"low": 40, "high": 8}}}, r"knobs\.width: low 40 is above high 8"),
+    ({"knobs": {"width": {"low": 8}}}, r"knobs\.width: a range needs both low and high"),
+    ({"knobs": {"block": {"low": 1, "high": 2}}}, r"knobs\.block: a str knob takes choices"),
+    ({"knobs": {"width": {"choices": []}}}, r"knobs\.width\.choices: expected a non-empty list"),
+    ({"knobs": {"sem": {"choices": ["yes"]}}}, r"knobs\.sem: expected bool"),
+    ({"knobs": {"width": {"low": 8, "high": 40, "stride": 2}}}, r"knobs\.width\.stride: unknown key"),
+    ({"objectives": ["speed"]}, r"objectives\[0\]: unknown objective"),
+    ({"objectives": ["params", "params"]}, r"objectives: repeated objective"),
+    ({"objectives": [{"name": "params", "direction": "up"}]}, r"objectives\[0\]\.direction"),
+    ({"constraints": {"flops_max": 3}}, r"constraints\.flops_max: unknown constraint"),
+    ({"constraints": {"params_max": -1}}, r"constraints\.params_max: expected a positive number"),
+    ({"sampler": {"type": "cmaes"}}, r"sampler\.type: unknown sampler 'cmaes'"),
+    ({"n_trials": 0}, r"n_trials: expected a positive integer"),
+    ({"base": "hrnet_w99"}, r"base: unknown model 'hrnet_w99'"),
+    ({"baselines": ["litehrnet_18_coco"]}, r"baselines: 'litehrnet_18_coco': knobs\.block: value 'ccw' is outside"),
+    ({"study": "a b"}, r"study: expected a name"),
+    ({"colour": 1}, r"colour: unknown key"),
+]
+
+
+@pytest.mark.parametrize("changes,message", BAD_SPACES)
+def test_space_validation(changes, message):
+    with pytest.raises(SpaceError, match=message):
+        SearchSpace.from_dict({**SPACE, **changes})
+
+
+def test_space_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        SearchSpace.from_yaml(tmp_path / "missing.yaml")
+    p = tmp_path / "s.yaml"
+    p.write_text("study: [")
+    with pytest.raises(SpaceError, match="not valid YAML"):
+        SearchSpace.from_yaml(p)
+
+
+def test_baselines_round_trip_through_the_space():
+    space = SearchSpace.from_dict(SPACE)
+    import archlab
+    for name in ("sdhrnet_coco", "hrnet_w32_coco", "sdhrnet_coco_scr"):
+        params = space.params_for(name)
+        spec = space.apply({k.name: space_value(k, params) for k in space.knobs if k.name in params})
+        assert archlab.count(spec).params == archlab.count(name).params
+
+
+def space_value(knob, params):
+    from archlab.search.space import _decode
+    return _decode(params[knob.name])
+
+
+def test_pareto_mask_on_known_points():
+    pts = np.array([[1, 9], [2, 7], [3, 8], [4, 3], [5, 3], [6, 1], [2, 7]])
+    assert pareto_mask(pts, ["minimize", "minimize"]).tolist() == [True, True, False, True, False, True, True]
+    assert pareto_mask(pts, ["maximize", "maximize"]).tolist() == [False, False, True, False, True, True, False]
+    with pytest.raises(ValueError):
+        pareto_mask(pts, ["minimize"])
+
+
+def test_constraint_rejection_never_builds(tmp_path, monkeypatch):
+    """Over-budget trials are scored from the analytic cost alone: no module is constructed."""
+    import archlab.nets.builder as builder
+    built = []
+    orig = builder.PoseNet.__init__
+
+    def spy(self, spec, **kw):
+        built.append(spec.name)
+        orig(self, spec, **kw)
+
+    monkeypatch.setattr(builder.PoseNet, "__init__", spy)
+    lat_calls = []
+    space = SearchSpace.from_yaml(write_space(tmp_path, objectives=["params", "latency"],
+                                              constraints={"params_max": 1.0e6}, n_trials=6, baselines=[]))
+    from archlab.search.runner import open_study, run_worker
+    storage = resolve_storage(None, tmp_path / "run")
+    run_worker(space, storage, tmp_path / "run", 6, progress=False,
+               latency_fn=lambda spec, opts: lat_calls.append(spec.name) or 1.0)
+    study = open_study(space, storage)
+    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    over = [t for t in trials if not t.user_attrs["feasible"]]
+    assert over, "the space should produce over-budget trials"
+    for t in over:
+        assert t.user_attrs["params"] > 1.0e6 and t.values[1] == 1e18
+        assert f"t_cost_t{t.number}" not in lat_calls
+    assert built == []  # nothing was ever built (the latency stub does not build either)
+
+
+def test_resume_reaches_exactly_n_trials(tmp_path):
+    space = SearchSpace.from_yaml(write_space(tmp_path))
+    run_dir = tmp_path / "run"
+    run_search(space, n_trials=6, run_dir=run_dir, progress=False)
+    study = run_search(space, n_trials=16, run_dir=run_dir, progress=False)   # resume to 16
+    finished = study.get_trials(states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
+    assert len(finished) == 16
+    baseline = [t for t in finished if t.user_attrs.get("baseline")]
+    assert sorted(t.user_attrs["baseline"] for t in baseline) == ["hrnet_w32_coco", "sdhrnet_coco"]
+    assert {t.number for t in baseline} == {0, 1}   # enqueued first, and only once
+    again = run_search(space, n_trials=16, run_dir=run_dir, progress=False)
+    assert len(again.trials) == len(study.trials)   # nothing more to do
+
+
+def _check_front(study):
+    df = trials_table(study)
+    feas = df[df["feasible"]]
+    mine = set(feas[pareto_mask(feas[["params", "macs[hrnet_paper]"]].to_numpy(), ["minimize"] * 2)]["trial"])
+    assert mine == set(df[df["pareto"]]["trial"])
+    return df
+
+
+def test_multi_worker_journal(tmp_path):
+    space = SearchSpace.from_yaml(write_space(tmp_path, study="t_journal", n_trials=20))
+    study = run_search(space, workers=2, run_dir=tmp_path / "run", progress=False)
+    states = [t.state for t in study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) + states.count(optuna.trial.TrialState.PRUNED) == 20
+    numbers = [t.number for t in study.trials]
+    assert len(numbers) == len(set(numbers))
+    _check_front(study)
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    from pg import find_bin, postgres_server
+    if not find_bin("initdb"):
+        pytest.skip("PostgreSQL server programs are not installed (apt-get install postgresql); "
+                    ".ci/run installs them")
+    pytest.importorskip("psycopg2", reason="psycopg2 missing: pip install 'archlab[postgres]'")
+    with postgres_server() as url:
+        yield url
+
+
+def test_multi_worker_postgresql(tmp_path, pg_url):
+    space = SearchSpace.from_yaml(write_space(tmp_path, study="t_pg", n_trials=24))
+    study = run_search(space, storage_url=pg_url, workers=3, run_dir=tmp_path / "run", progress=False)
+    finished = study.get_trials(states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
+    assert len(finished) == 24 and len(study.trials) == 24
+    df = _check_front(study)
+    assert len(df[df["pareto"]]) >= 2
+
+
+SLOW_WORKER = textwrap.dedent("""
+    import sys, time
+    from archlab.search.space import SearchSpace
+    from archlab.search.runner import run_worker
+    from archlab.search.storage import resolve_storage
+    space = SearchSpace.from_yaml(sys.argv[1])
+    def slow(spec, opts):
+        print("started", flush=True)
+        time.sleep(60)
+        return 1.0
+    run_worker(space, resolve_storage(sys.argv[2], sys.argv[3], heartbeat_interval=1, grace_period=2),
+               sys.argv[3], 1, progress=False, latency_fn=slow)
+""")
+
+
+@pytest.mark.parametrize("backend", ["journal", "postgresql"])
+def test_killed_worker_trial_is_failed_and_retried(tmp_path, backend, request):
+    url = f"journal:{tmp_path / 'k.journal'}" if backend == "journal" else request.getfixturevalue("pg_url")
+    space_path = write_space(tmp_path, study=f"t_kill_{backend}", objectives=["params", "latency"],
+                             constraints={}, baselines=[], n_trials=3)
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_WORKER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, str(script), str(space_path), url, str(tmp_path)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "started"   # mid-trial
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(3)  # > grace period of the RDB heartbeat
+    space = SearchSpace.from_yaml(space_path)
+    from archlab.search.runner import open_study, run_worker
+    storage = resolve_storage(url, tmp_path, heartbeat_interval=1, grace_period=2)
+    run_worker(space, storage, tmp_path, 2, progress=False, latency_fn=lambda s, o: 2.0)
+    study = open_study(space, storage)
+    failed = study.get_trials(states=(optuna.trial.TrialState.FAIL,))
+    assert [t.number for t in failed] == [0]
+    retried = [t for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+               if t.system_attrs.get("failed_trial") == 0]
+    assert len(retried) == 1 and retried[0].params == failed[0].params
+
+
+def test_pareto_report_figures(tmp_path):
+    space = SearchSpace.from_yaml(write_space(tmp_path, study="t_fig"))
+    study = run_search(space, run_dir=tmp_path / "run", progress=False)
+    files = pareto_report(space, study, tmp_path / "out", latency_sample=2,
+                          latency_fn=lambda spec, opts: float(len(spec.name)))
+    for f in ("trials.csv", "pareto.csv", "pareto_front.png", "pareto_front.svg", "hypervolume.png",
+              "latency_vs_macs.svg"):
+        assert (tmp_path / "out" / f).exists(), f
+    data = read_figure_data(tmp_path / "out" / "pareto_front")
+    ax = data["axes"][0]
+    assert ax["xlabel"] == "parameters" and ax["ylabel"].startswith("multiply-adds [hrnet_paper")
+    assert len(data["points"]["params"]) == len(trials_table(study).query("feasible"))
+    hv = read_figure_data(tmp_path / "out" / "hypervolume")
+    assert hv["axes"][0]["ylabel"] == "hypervolume of the feasible front"
+    assert all(b >= a for a, b in zip(hv["hypervolume"], hv["hypervolume"][1:]))  # monotone
