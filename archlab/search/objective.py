@@ -62,6 +62,8 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
         for k, v in cost.items():
             trial.set_user_attr(k, v)
         cons = constraint_values(space, cost)
+        for key, v in zip([k for k in ("params_max", "macs_max") if k in space.constraints], cons):
+            trial.set_constraint(key, v)  # Optuna >= 5: samplers read these (feasible when <= 0)
         trial.set_user_attr("constraints", cons)
         feasible = all(v <= 0 for v in cons)
         trial.set_user_attr("feasible", feasible)

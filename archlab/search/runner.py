@@ -8,6 +8,7 @@ RUNNING trial is failed and retried, see :mod:`archlab.search.storage`).
 from __future__ import annotations
 
 import json
+import warnings
 import subprocess
 import sys
 from pathlib import Path
@@ -24,31 +25,29 @@ __all__ = ["make_sampler", "open_study", "run_search", "run_worker", "finished_c
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def _constraints(trial) -> list[float]:
-    return trial.user_attrs.get("constraints", [])
-
-
 def make_sampler(space: SearchSpace):
     cfg = space.sampler
     kind, seed = cfg.get("type", "nsga2"), cfg.get("seed")
-    cons = _constraints if space.constraints else None
     if kind == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed, population_size=int(cfg.get("population_size", 50)),
-                                             constraints_func=cons)
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=int(cfg.get("population_size", 50)))
     if kind == "nsga3":
-        return optuna.samplers.NSGAIIISampler(seed=seed, population_size=int(cfg.get("population_size", 50)),
-                                              constraints_func=cons)
+        return optuna.samplers.NSGAIIISampler(seed=seed, population_size=int(cfg.get("population_size", 50)))
     if kind == "tpe":
-        return optuna.samplers.TPESampler(seed=seed, constraints_func=cons, multivariate=True)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True)
     return optuna.samplers.RandomSampler(seed=seed)
 
 
 def open_study(space: SearchSpace, storage, *, enqueue: bool = True) -> optuna.Study:
-    """Create or load the study; on creation, enqueue the baselines as its first trials."""
+    """Create or load the study; on creation, enqueue the baselines as its first trials.
+
+    Budgets reach the samplers through ``trial.set_constraint`` (Optuna 5's replacement for
+    ``constraints_func``); multi-objective studies get no pruner."""
     study = optuna.create_study(study_name=space.study, storage=storage, sampler=make_sampler(space),
                                 directions=[o.direction for o in space.objectives], load_if_exists=True)
     if not study.user_attrs.get("objective_names"):
-        study.set_metric_names([o.label for o in space.objectives])
+        with warnings.catch_warnings():  # experimental API notice, not actionable for users
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([o.label for o in space.objectives])
         study.set_user_attr("objective_names", [o.label for o in space.objectives])
         study.set_user_attr("space_source", space.source)
         if enqueue:
