@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from .nets import build_network, get_spec, list_models
+from .cost import count, CostReport
 from .spec import HeadSpec, NetworkSpec, SpecError, StageSpec, StemSpec
 
 __version__ = "0.1.0"
 __all__ = ["create_model", "get_spec", "list_models", "resolve_spec", "NetworkSpec", "StageSpec", "StemSpec",
-           "HeadSpec", "SpecError", "__version__"]
+           "HeadSpec", "SpecError", "count", "CostReport", "__version__"]
 
 
 def resolve_spec(name_or_spec, **overrides) -> NetworkSpec:

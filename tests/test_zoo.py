@@ -15,6 +15,11 @@ def n_params(m):
     return sum(p.numel() for p in m.parameters())
 
 
+def test_zoo_specs_are_named_after_their_zoo_entry():
+    for name in ALL:
+        assert archlab.get_spec(name).name == name
+
+
 def test_zoo_has_the_required_names():
     required = {"hrnet_w32_coco", "hrnet_w48_coco", "hrnet_w32_mpii", "litehrnet_18_coco", "litehrnet_30_coco",
                 "litehrnet_18_mpii", "litehrnet_30_mpii", "sdhrnet_coco", "sdhrnet_mpii", "sdhrnet_coco_scr",

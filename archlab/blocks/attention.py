@@ -19,7 +19,11 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-__all__ = ["eca_kernel_size", "SE", "ECA", "PositionAttention", "SEM", "ATTENTION", "create_attn"]
+from ..cost.ops import (OpList, act_op, bmm_op, conv1d_op, conv2d_op, eltwise_op, join, linear_op,
+                        pool_op)
+
+__all__ = ["eca_kernel_size", "SE", "ECA", "PositionAttention", "SEM", "ATTENTION", "create_attn",
+           "se_cost", "eca_cost", "attn_cost", "position_attention_cost", "sem_cost"]
 
 
 def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
@@ -162,3 +166,86 @@ class SEM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.channel(x) + self.spatial(x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Analytic cost (archlab.cost.ops): constructor arguments + input size ``hw`` (batch 1) +
+# module path ``prefix`` -> OpList (``out`` = (c, h, w)).
+
+def _gate(prefix: str, channels: int, hw, gate_ops: list) -> OpList:
+    """Shared tail of the channel-attention modules: ``GAP -> gate_ops -> x * w`` (broadcast)."""
+    h, w = hw
+    n = channels * h * w
+    return OpList([pool_op(prefix, "mean", n, channels), *gate_ops, eltwise_op(prefix, "mul", n, n + channels)],
+                  (channels, h, w))
+
+
+def se_cost(channels: int, reduction: int = 4, *, hw, prefix: str = "") -> OpList:
+    """:class:`SE`, paper eq. (6): ``Y = sigma(W2 relu(W1 GAP(x))) * x``.
+
+    Plain MACs ``2 c (c // r)`` (the two fully connected layers, eq. 11 ``G_c1 = 2 c c_mid``);
+    params ``2 c (c // r) + c // r + c`` (eq. 10 plus the biases). The GAP reads ``c h w``
+    elements, the reweighting multiplies ``c h w``."""
+    hidden = channels // reduction
+    if hidden < 1:
+        raise ValueError(f"SE: channels // reduction must be >= 1 (channels={channels}, reduction={reduction})")
+    gate = [linear_op(join(prefix, "fc1"), channels, hidden), act_op(prefix, "relu", hidden),
+            linear_op(join(prefix, "fc2"), hidden, channels), act_op(prefix, "sigmoid", channels)]
+    return _gate(prefix, channels, hw, gate)
+
+
+def eca_cost(channels: int, gamma: int = 2, b: int = 1, gate: str = "sigmoid", *, hw, prefix: str = "") -> OpList:
+    """:class:`ECA`, paper eqs. (5) and (7) (``gate='hardsigmoid'``: the SEM channel branch, eq. 15):
+    ``Y = gate(Conv1d_k(GAP(x))) * x`` with ``k`` from :func:`eca_kernel_size`.
+
+    Plain MACs ``k c`` (the 1-D convolution over the ``c`` pooled channels, "negligible" in the
+    paper); ``k`` params."""
+    if gate not in ("sigmoid", "hardsigmoid"):
+        raise ValueError(f"ECA: gate must be 'sigmoid' or 'hardsigmoid', got {gate!r}")
+    k = eca_kernel_size(channels, gamma, b)
+    conv, _ = conv1d_op(join(prefix, "conv"), 1, 1, k, channels, padding=k // 2)
+    return _gate(prefix, channels, hw, [conv, act_op(prefix, gate, channels)])
+
+
+def attn_cost(name: str, channels: int, *, hw, prefix: str = "", **kwargs) -> OpList:
+    """The cost of :func:`create_attn` ``(name, channels, **kwargs)`` (empty for ``'none'``)."""
+    if name not in ATTENTION:
+        raise ValueError(f"unknown attention {name!r}; choose one of {sorted(ATTENTION)}")
+    if ATTENTION[name] is None:
+        return OpList([], (channels, *hw))
+    fn = {"se": se_cost, "eca": eca_cost}[name]
+    allowed = {k: v for k, v in kwargs.items() if k in ATTENTION[name].OPTIONS}
+    return fn(channels, **allowed, hw=hw, prefix=prefix)
+
+
+def position_attention_cost(channels: int, reduction: int = 8, *, hw, prefix: str = "") -> OpList:
+    """:class:`PositionAttention`, paper eq. (16), with ``n = h w`` positions and ``c' = c // r``:
+
+    * query/key/value 1x1 convs (with bias): MACs ``n c (2 c' + c)``;
+    * ``E = softmax(R(A)^T R(B))``: a ``(n, c') @ (c', n)`` bmm, ``n^2 c'`` MACs, softmax over
+      ``n^2`` elements;
+    * ``R(D) E^T``: a ``(c, n) @ (n, n)`` bmm, ``c n^2`` MACs;
+    * ``x + scale * out``: a multiply (owning the 1-element ``scale`` parameter) and an add of
+      ``c n`` elements each."""
+    inner = channels // reduction
+    if inner < 1:
+        raise ValueError(f"PositionAttention: channels // reduction must be >= 1 "
+                         f"(channels={channels}, reduction={reduction})")
+    h, w = hw
+    n = h * w
+    cn = channels * n
+    ops = [conv2d_op(join(prefix, "query"), channels, inner, 1, 1, h, w, bias=True)[0],
+           conv2d_op(join(prefix, "key"), channels, inner, 1, 1, h, w, bias=True)[0],
+           conv2d_op(join(prefix, "value"), channels, channels, 1, 1, h, w, bias=True)[0],
+           bmm_op(prefix, 1, n, inner, n), act_op(prefix, "softmax", n * n), bmm_op(prefix, 1, channels, n, n),
+           eltwise_op(prefix, "mul", cn, cn + 1, params=1, detail=(("param", "scale"),)),
+           eltwise_op(prefix, "add", cn)]
+    return OpList(ops, (channels, h, w))
+
+
+def sem_cost(channels: int, reduction: int = 8, gamma: int = 2, b: int = 1, *, hw, prefix: str = "") -> OpList:
+    """:class:`SEM`, paper eq. (17): ``H = H_channel (eq. 15, ECA with hard sigmoid) + H_spatial
+    (eq. 16, position attention)`` -- the two branches' ops and one add of ``c h w`` elements."""
+    ch = eca_cost(channels, gamma, b, gate="hardsigmoid", hw=hw, prefix=join(prefix, "channel"))
+    sp = position_attention_cost(channels, reduction, hw=hw, prefix=join(prefix, "spatial"))
+    return OpList([*ch, *sp, eltwise_op(prefix, "add", channels * hw[0] * hw[1])], (channels, *hw))

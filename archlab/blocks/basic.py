@@ -13,7 +13,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ConvBNAct", "BasicBlock", "Bottleneck", "make_norm", "make_downsample"]
+from ..cost.ops import OpList, act_op, batch_norm_op, conv2d_op, eltwise_op, join
+
+__all__ = ["ConvBNAct", "BasicBlock", "Bottleneck", "make_norm", "make_downsample",
+           "conv_bn_act_cost", "downsample_cost", "basic_block_cost", "bottleneck_cost"]
 
 
 def make_norm(channels: int, *, device=None, dtype=None) -> nn.BatchNorm2d:
@@ -115,3 +118,65 @@ class Bottleneck(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(self.conv3(self.conv2(self.conv1(x))) + identity)
+
+
+# ----------------------------------------------------------------------------------------------
+# Analytic cost (see archlab.cost.ops for the Op record and the counting convention). Every
+# function takes the block's constructor arguments plus the input size ``hw = (h, w)`` (batch 1)
+# and the block's module path ``prefix``, and returns an OpList whose ``out`` is (c, h, w).
+
+def conv_bn_act_cost(in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1, *, hw,
+                     groups: int = 1, dilation: int = 1, padding: int | None = None, norm: bool = True,
+                     act: bool | str = True, prefix: str = "") -> OpList:
+    """:class:`ConvBNAct`: ``conv`` (MACs ``c_out h' w' (c_in / g) k^2``, no bias unless
+    ``norm=False``), ``batch_norm`` (``2 c_out`` params) and the activation (``c_out h' w'``
+    elements)."""
+    h, w = hw
+    conv, (ho, wo) = conv2d_op(join(prefix, "conv"), in_channels, out_channels, kernel, stride, h, w,
+                               groups=groups, dilation=dilation, padding=padding, bias=not norm)
+    ops = [conv]
+    n = out_channels * ho * wo
+    if norm:
+        ops.append(batch_norm_op(join(prefix, "bn"), out_channels, ho, wo))
+    if act is True or act == "relu":
+        ops.append(act_op(join(prefix, "act"), "relu", n))
+    elif act == "sigmoid":
+        ops.append(act_op(join(prefix, "act"), "sigmoid", n))
+    elif act not in (False, None):
+        raise ValueError(f"ConvBNAct: unknown act {act!r} (use True/'relu', 'sigmoid' or False)")
+    return OpList(ops, (out_channels, ho, wo))
+
+
+def downsample_cost(in_channels: int, out_channels: int, stride: int, *, hw, prefix: str = "") -> OpList:
+    """:func:`make_downsample`: nothing for an identity shortcut, else ``1x1 conv(stride) -> BN``."""
+    if stride == 1 and in_channels == out_channels:
+        return OpList([], (in_channels, *hw))
+    return conv_bn_act_cost(in_channels, out_channels, 1, stride, hw=hw, act=False, prefix=prefix)
+
+
+def _residual(prefix: str, body: OpList, shortcut: OpList, out: tuple) -> OpList:
+    n = out[0] * out[1] * out[2]
+    return OpList([*shortcut, *body, eltwise_op(prefix, "add", n), act_op(join(prefix, "relu"), "relu", n)], out)
+
+
+def basic_block_cost(in_channels: int, width: int, stride: int = 1, *, hw, prefix: str = "") -> OpList:
+    """:class:`BasicBlock`: two 3x3 ConvBNAct, the shortcut, the residual add and the ReLU.
+
+    With ``c`` in = out channels, stride 1 and an ``h x w`` input, plain MACs are
+    ``18 c^2 h w`` -- ``h w`` times the weight count of the paper's eq. (13), ``P_0 = 2 k^2 c^2``."""
+    out = width * BasicBlock.expansion
+    c1 = conv_bn_act_cost(in_channels, width, 3, stride, hw=hw, prefix=join(prefix, "conv1"))
+    c2 = conv_bn_act_cost(width, out, 3, 1, hw=c1.out[1:], act=False, prefix=join(prefix, "conv2"))
+    sc = downsample_cost(in_channels, out, stride, hw=hw, prefix=join(prefix, "downsample"))
+    return _residual(prefix, OpList([*c1, *c2]), sc, c2.out)
+
+
+def bottleneck_cost(in_channels: int, width: int, stride: int = 1, *, hw, prefix: str = "") -> OpList:
+    """:class:`Bottleneck`: ``1x1 (c_in -> w) -> 3x3 (w -> w, stride) -> 1x1 (w -> 4w)``, shortcut,
+    add, ReLU; plain MACs ``h w c_in w + h' w' (9 w^2 + 4 w^2)`` plus the projection."""
+    out = width * Bottleneck.expansion
+    c1 = conv_bn_act_cost(in_channels, width, 1, hw=hw, prefix=join(prefix, "conv1"))
+    c2 = conv_bn_act_cost(width, width, 3, stride, hw=c1.out[1:], prefix=join(prefix, "conv2"))
+    c3 = conv_bn_act_cost(width, out, 1, hw=c2.out[1:], act=False, prefix=join(prefix, "conv3"))
+    sc = downsample_cost(in_channels, out, stride, hw=hw, prefix=join(prefix, "downsample"))
+    return _residual(prefix, OpList([*c1, *c2, *c3]), sc, c3.out)

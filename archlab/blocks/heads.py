@@ -13,10 +13,12 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .basic import ConvBNAct
-from .dasp import DASP
+from ..cost.ops import OpList, conv2d_op, eltwise_op, join, upsample_op
+from .basic import ConvBNAct, conv_bn_act_cost
+from .dasp import DASP, dasp_cost
 
-__all__ = ["SimpleHead", "IterativeHead", "DASPHead", "HEADS"]
+__all__ = ["SimpleHead", "IterativeHead", "DASPHead", "HEADS", "simple_head_cost", "iterative_head_cost",
+           "dasp_head_cost", "HEAD_COSTS"]
 
 
 class SimpleHead(nn.Module):
@@ -99,3 +101,64 @@ class DASPHead(DASP):
 
 
 HEADS: dict[str, type[nn.Module]] = {"simple": SimpleHead, "iterative": IterativeHead, "dasp": DASPHead}
+
+
+# ----------------------------------------------------------------------------------------------
+# Analytic cost (archlab.cost.ops). A head's cost function takes the head's constructor
+# arguments, ``hw`` -- the list of per-branch input sizes (h, w) -- and ``llf_hw``, the size of
+# the low-level features, and returns an OpList whose ``out`` is the heatmaps' (J, h, w).
+
+def simple_head_cost(branch_channels, llf_channels: int, num_joints: int, *, hw, llf_hw=None, kernel: int = 1,
+                     prefix: str = "") -> OpList:
+    """:class:`SimpleHead`: one ``k x k`` conv with bias on branch 0, MACs ``h w c_0 J k^2``."""
+    if kernel not in (1, 3):
+        raise ValueError(f"SimpleHead: kernel must be 1 or 3, got {kernel}")
+    h, w = hw[0]
+    op, (ho, wo) = conv2d_op(join(prefix, "final"), list(branch_channels)[0], num_joints, kernel, 1, h, w,
+                             padding=kernel // 2, bias=True)
+    return OpList([op], (num_joints, ho, wo))
+
+
+def iterative_head_cost(branch_channels, llf_channels: int, num_joints: int, *, hw, llf_hw=None, kernel: int = 1,
+                        prefix: str = "") -> OpList:
+    """:class:`IterativeHead`: from the lowest resolution up, add the bilinearly upsampled previous
+    result (``c_i h_i w_i`` elements each), then a depthwise-separable projection
+    (``dw3x3 -> BN``, ``1x1 -> BN -> ReLU``: MACs ``h_i w_i c_i (9 + c_{i-1})``); then the simple
+    head on the highest-resolution result."""
+    chans = list(branch_channels)
+    sizes = [tuple(s) for s in hw]
+    if len(sizes) < len(chans):
+        raise ValueError(f"IterativeHead: {len(chans)} branches but only {len(sizes)} input sizes")
+    rev = chans[::-1]
+    ops, last = [], None
+    for i, (c, (h, w)) in enumerate(zip(rev, sizes[: len(chans)][::-1])):
+        if last is not None:
+            lc, lh, lw = last
+            if lc != c:
+                raise ValueError(f"IterativeHead: projection {i - 1} gives {lc} channels, branch has {c}")
+            ops += [upsample_op(prefix, "bilinear", lc * lh * lw, c * h * w), eltwise_op(prefix, "add", c * h * w)]
+        cout = rev[i + 1] if i + 1 < len(rev) else rev[i]
+        dw = conv_bn_act_cost(c, c, 3, hw=(h, w), groups=c, act=False, prefix=join(prefix, f"projects.{i}.0"))
+        pw = conv_bn_act_cost(c, cout, 1, hw=dw.out[1:], prefix=join(prefix, f"projects.{i}.1"))
+        ops += dw
+        ops += pw
+        last = pw.out
+    fin = simple_head_cost(chans, llf_channels, num_joints, hw=[last[1:]], kernel=kernel,
+                           prefix=join(prefix, "final"))
+    return OpList([*ops, *fin], fin.out)
+
+
+def dasp_head_cost(branch_channels, llf_channels: int, num_joints: int, *, hw, llf_hw=None, prefix: str = "",
+                   **options) -> OpList:
+    """:class:`DASPHead`: :func:`~archlab.blocks.dasp.dasp_cost` on branch 0 and the low-level
+    features (paper eqs. 18-19)."""
+    unknown = sorted(set(options) - set(DASPHead.OPTIONS))
+    if unknown:
+        raise ValueError(f"DASPHead: unknown option {unknown[0]!r} (known: {', '.join(DASPHead.OPTIONS)})")
+    opts = {**DASPHead.OPTIONS, **options}
+    return dasp_cost(list(branch_channels)[0], llf_channels, num_joints, hw=hw[0], llf_hw=llf_hw, prefix=prefix,
+                     **opts)
+
+
+#: head type -> analytic cost function (the counterpart of :data:`HEADS`).
+HEAD_COSTS = {"simple": simple_head_cost, "iterative": iterative_head_cost, "dasp": dasp_head_cost}

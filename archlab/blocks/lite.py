@@ -17,10 +17,12 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .basic import ConvBNAct
+from ..cost.ops import OpList, eltwise_op, join, memory_op, pool_op, upsample_op
+from .basic import ConvBNAct, conv_bn_act_cost
 
 __all__ = ["channel_shuffle", "LiteStem", "ShuffleBlock", "SpatialWeighting",
-           "CrossResolutionWeighting", "ConditionalChannelWeighting", "check_even"]
+           "CrossResolutionWeighting", "ConditionalChannelWeighting", "check_even", "lite_stem_cost",
+           "shuffle_block_cost", "spatial_weighting_cost", "cross_resolution_weighting_cost", "ccw_cost"]
 
 
 def check_even(channels: int, where: str) -> None:
@@ -170,3 +172,111 @@ class ConditionalChannelWeighting(nn.Module):
         x2 = self.cross_resolution_weighting([p[1] for p in parts])
         x2 = [sw(dw(s)) for s, dw, sw in zip(x2, self.depthwise_convs, self.spatial_weighting)]
         return [channel_shuffle(torch.cat([a, b], dim=1), 2) for a, b in zip(x1, x2)]
+
+
+# ----------------------------------------------------------------------------------------------
+# Analytic cost (archlab.cost.ops): constructor arguments + input size ``hw`` (batch 1; a list
+# of per-branch sizes for the multi-branch blocks) + module path ``prefix`` -> OpList (``out`` =
+# (c, h, w), or a list of them).
+
+def lite_stem_cost(in_channels: int, stem_channels: int, out_channels: int, expand_ratio: float = 1.0, *, hw,
+                   prefix: str = "") -> OpList:
+    """:class:`LiteStem`: ``conv3x3/2``, split, ``1x1 -> dw3x3/2 -> 1x1`` on one half,
+    ``dw3x3/2 -> 1x1`` on the other, concat, shuffle. Plain MACs: the six convolutions."""
+    check_even(stem_channels, "LiteStem")
+    mid = int(round(stem_channels * expand_ratio))
+    half = stem_channels // 2
+    inc = out_channels - half if stem_channels == out_channels else out_channels - stem_channels
+    if inc < 1:
+        raise ValueError(f"LiteStem: out_channels {out_channels} too small for stem_channels {stem_channels}")
+    c1 = conv_bn_act_cost(in_channels, stem_channels, 3, 2, hw=hw, prefix=join(prefix, "conv1"))
+    h, w = c1.out[1:]
+    split = memory_op(prefix, "split", stem_channels * h * w)
+    e = conv_bn_act_cost(half, mid, 1, hw=(h, w), prefix=join(prefix, "expand_conv"))
+    d = conv_bn_act_cost(mid, mid, 3, 2, hw=(h, w), groups=mid, act=False, prefix=join(prefix, "depthwise_conv"))
+    lin_out = half if stem_channels == out_channels else stem_channels
+    lc = conv_bn_act_cost(mid, lin_out, 1, hw=d.out[1:], prefix=join(prefix, "linear_conv"))
+    b0 = conv_bn_act_cost(half, half, 3, 2, hw=(h, w), groups=half, act=False, prefix=join(prefix, "branch1.0"))
+    b1 = conv_bn_act_cost(half, inc, 1, hw=b0.out[1:], prefix=join(prefix, "branch1.1"))
+    ho, wo = b1.out[1:]
+    n = (inc + lin_out) * ho * wo
+    return OpList([*c1, split, *e, *d, *lc, *b0, *b1, memory_op(prefix, "cat", n),
+                   memory_op(prefix, "channel_shuffle", n)], (inc + lin_out, ho, wo))
+
+
+def shuffle_block_cost(in_channels: int, width: int, stride: int = 1, *, hw, prefix: str = "") -> OpList:
+    """:class:`ShuffleBlock` (ShuffleNetV2 unit): split, ``1x1 -> dw3x3 -> 1x1`` on ``b = c/2``
+    channels (plain MACs ``h w (2 b^2 + 9 b)``), concat, shuffle."""
+    if stride != 1 or in_channels != width:
+        raise ValueError(f"ShuffleBlock: only stride 1 with equal in/out widths is supported "
+                         f"(got in={in_channels}, out={width}, stride={stride})")
+    check_even(width, "ShuffleBlock")
+    b = width // 2
+    n = width * hw[0] * hw[1]
+    c0 = conv_bn_act_cost(b, b, 1, hw=hw, prefix=join(prefix, "branch2.0"))
+    c1 = conv_bn_act_cost(b, b, 3, 1, hw=hw, groups=b, act=False, prefix=join(prefix, "branch2.1"))
+    c2 = conv_bn_act_cost(b, b, 1, hw=hw, prefix=join(prefix, "branch2.2"))
+    return OpList([memory_op(prefix, "split", n), *c0, *c1, *c2, memory_op(prefix, "cat", n),
+                   memory_op(prefix, "channel_shuffle", n)], (width, *hw))
+
+
+def spatial_weighting_cost(channels: int, ratio: int = 4, *, hw, prefix: str = "") -> OpList:
+    """:class:`SpatialWeighting`: GAP (``c h w`` reads), two 1x1 convs with bias on the pooled
+    vector (plain MACs ``2 c int(c / ratio)``), sigmoid, and the ``c h w`` broadcast multiply."""
+    hidden = int(channels / ratio)
+    if hidden < 1:
+        raise ValueError(f"SpatialWeighting: channels/ratio < 1 (channels={channels}, ratio={ratio})")
+    n = channels * hw[0] * hw[1]
+    c1 = conv_bn_act_cost(channels, hidden, 1, hw=(1, 1), norm=False, prefix=join(prefix, "conv1"))
+    c2 = conv_bn_act_cost(hidden, channels, 1, hw=(1, 1), norm=False, act="sigmoid", prefix=join(prefix, "conv2"))
+    return OpList([pool_op(prefix, "adaptive_avg_pool2d", n, channels), *c1, *c2,
+                   eltwise_op(prefix, "mul", n, n + channels)], (channels, *hw))
+
+
+def cross_resolution_weighting_cost(channels, ratio: int = 8, *, hw, prefix: str = "") -> OpList:
+    """:class:`CrossResolutionWeighting` on branches of ``channels[i]`` channels and sizes
+    ``hw[i]``: adaptive pooling of every branch but the last to the last one's ``h_L x w_L``,
+    concat, two 1x1 ConvBNActs on ``C = sum(channels)`` channels (plain MACs
+    ``2 h_L w_L C int(C / ratio)``), split, and per branch a nearest upsampling of its weights
+    and a multiply (``c_i h_i w_i`` elements each)."""
+    channels = list(channels)
+    hw = [tuple(s) for s in hw]
+    if len(hw) != len(channels):
+        raise ValueError(f"CrossResolutionWeighting: {len(channels)} branches but {len(hw)} input sizes")
+    total = sum(channels)
+    hidden = int(total / ratio)
+    if hidden < 1:
+        raise ValueError(f"CrossResolutionWeighting: sum(channels)/ratio < 1 ({total}/{ratio})")
+    hl, wl = hw[-1]
+    small = total * hl * wl
+    ops = [pool_op(prefix, "adaptive_avg_pool2d", c * h * w, c * hl * wl) for c, (h, w) in zip(channels[:-1], hw)]
+    ops.append(memory_op(prefix, "cat", small))
+    ops += conv_bn_act_cost(total, hidden, 1, hw=(hl, wl), prefix=join(prefix, "conv1"))
+    ops += conv_bn_act_cost(hidden, total, 1, hw=(hl, wl), act="sigmoid", prefix=join(prefix, "conv2"))
+    ops.append(memory_op(prefix, "split", small))
+    for c, (h, w) in zip(channels, hw):
+        n = c * h * w
+        ops += [upsample_op(prefix, "nearest", c * hl * wl, n), eltwise_op(prefix, "mul", n)]
+    return OpList(ops, [(c, h, w) for c, (h, w) in zip(channels, hw)])
+
+
+def ccw_cost(widths, *, hw, reduce_ratio: int = 8, spatial_ratio: int = 4, prefix: str = "") -> OpList:
+    """:class:`ConditionalChannelWeighting` (Lite-HRNet section 3.2) on branches of ``widths[i]``
+    channels and sizes ``hw[i]``: split every branch in halves; cross-resolution weighting of the
+    second halves; per branch a 3x3 depthwise ConvBN (plain MACs ``9 (c_i / 2) h_i w_i``) and
+    spatial weighting; concat and shuffle."""
+    widths = list(widths)
+    hw = [tuple(s) for s in hw]
+    if len(hw) != len(widths):
+        raise ValueError(f"ConditionalChannelWeighting: {len(widths)} branches but {len(hw)} input sizes")
+    for c in widths:
+        check_even(c, "ConditionalChannelWeighting")
+    half = [c // 2 for c in widths]
+    ops = [memory_op(prefix, "split", c * h * w) for c, (h, w) in zip(widths, hw)]
+    ops += cross_resolution_weighting_cost(half, reduce_ratio, hw=hw, prefix=join(prefix, "cross_resolution_weighting"))
+    for i, (c, s) in enumerate(zip(half, hw)):
+        ops += conv_bn_act_cost(c, c, 3, 1, hw=s, groups=c, act=False, prefix=join(prefix, f"depthwise_convs.{i}"))
+        ops += spatial_weighting_cost(c, spatial_ratio, hw=s, prefix=join(prefix, f"spatial_weighting.{i}"))
+    for c, (h, w) in zip(widths, hw):
+        ops += [memory_op(prefix, "cat", c * h * w), memory_op(prefix, "channel_shuffle", c * h * w)]
+    return OpList(ops, [(c, h, w) for c, (h, w) in zip(widths, hw)])

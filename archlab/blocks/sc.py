@@ -20,10 +20,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .attention import create_attn
-from .basic import ConvBNAct, make_downsample
+from ..cost.ops import OpList, act_op, eltwise_op, join, memory_op
+from .attention import attn_cost, create_attn
+from .basic import ConvBNAct, conv_bn_act_cost, downsample_cost, make_downsample
 
-__all__ = ["SC", "SCR", "check_sc_split"]
+__all__ = ["SC", "SCR", "check_sc_split", "sc_cost", "scr_cost"]
 
 
 def check_sc_split(channels: int, ratio: float, where: str = "SC") -> int:
@@ -105,3 +106,48 @@ class SCR(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         return self.relu(self.units(x) + identity)
+
+
+# ----------------------------------------------------------------------------------------------
+# Analytic cost (archlab.cost.ops): constructor arguments + input size ``hw`` (batch 1) +
+# module path ``prefix`` -> OpList (``out`` = (c, h, w)).
+
+def sc_cost(in_channels: int, out_channels: int, stride: int = 1, *, hw, kernel: int = 3, cheap_kernel: int = 3,
+            ratio: float = 0.5, reweight: str = "se", reduction: int = 4, prefix: str = "") -> OpList:
+    """:class:`SC`, paper eqs. (1)-(9), with ``p = ratio * c`` primary channels on an ``h' x w'``
+    output:
+
+    * primary ``k x k`` conv (eq. 1): MACs ``h' w' c_in p k^2``;
+    * cheap depthwise ``k' x k'`` conv (eq. 2, channel multiplier ``(c - p) / p``): MACs
+      ``h' w' (c - p) k'^2``. For ``c_in = c`` and ratio 0.5 the two give eq. (9),
+      ``G_s = H W (c (c/2) k^2 + k'^2 c/2)``;
+    * the concatenation (eq. 3) and the reweighting (eqs. 6/7, :func:`attn_cost`)."""
+    p = check_sc_split(out_channels, ratio)
+    prim = conv_bn_act_cost(in_channels, p, kernel, stride, hw=hw, prefix=join(prefix, "primary"))
+    _, ho, wo = prim.out
+    cheap = conv_bn_act_cost(p, out_channels - p, cheap_kernel, 1, hw=(ho, wo), groups=p,
+                             prefix=join(prefix, "cheap"))
+    cat = memory_op(prefix, "cat", out_channels * ho * wo)
+    rw = attn_cost(reweight, out_channels, hw=(ho, wo), reduction=reduction, prefix=join(prefix, "reweight"))
+    return OpList([*prim, *cheap, cat, *rw], (out_channels, ho, wo))
+
+
+def scr_cost(in_channels: int, width: int, stride: int = 1, *, hw, kernel: int = 3, cheap_kernel: int = 3,
+             ratio: float = 0.5, reweight=("se", "eca"), reduction: int = 4, prefix: str = "") -> OpList:
+    """:class:`SCR` (paper Fig. 4): the SC units (one per ``reweight`` entry), the shortcut, the
+    residual add and the ReLU. Default options give eq. (12)'s structure: plain MACs
+    ``2 G_s + 2 c (c / 4) + k_c2 c`` on a stride-1, ``c``-channel input."""
+    if isinstance(reweight, str):
+        reweight = (reweight,)
+    if len(reweight) < 1:
+        raise ValueError("SCR: reweight needs at least one entry (one per SC unit)")
+    ops, shape = [], (in_channels, *hw)
+    for i, rw in enumerate(reweight):
+        unit = sc_cost(shape[0], width, stride if i == 0 else 1, hw=shape[1:], kernel=kernel,
+                       cheap_kernel=cheap_kernel, ratio=ratio, reweight=rw, reduction=reduction,
+                       prefix=join(prefix, f"units.{i}"))
+        ops += unit
+        shape = unit.out
+    sc = downsample_cost(in_channels, width, stride, hw=hw, prefix=join(prefix, "downsample"))
+    n = shape[0] * shape[1] * shape[2]
+    return OpList([*sc, *ops, eltwise_op(prefix, "add", n), act_op(join(prefix, "relu"), "relu", n)], shape)

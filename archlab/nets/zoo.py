@@ -105,7 +105,8 @@ def sdhrnet(dataset: str = "coco", *, scr: bool = True, dasp: bool = True, sem: 
     parts = [p for p, on in (("scr", scr), ("dasp", dasp), ("sem", sem)) if on]
     return hrnet(width, dataset, block="scr" if scr else "basic",
                  head=HeadSpec(type="dasp", options=dict(SDHRNET_DASP)) if dasp else HeadSpec(),
-                 sem_last=sem, name=name, num_joints=num_joints, input_size=input_size,
+                 sem_last=sem, name=name or (f"sdhrnet_{dataset}" if width == 32 else f"sdhrnet_w{width}_{dataset}"),
+                 num_joints=num_joints, input_size=input_size,
                  description=f"SDHRNet ({' + '.join(parts) or 'HRNet'}) on W{width}, {dataset.upper()} head")
 
 
