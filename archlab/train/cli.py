@@ -1,0 +1,174 @@
+"""``archlab train`` and ``archlab eval``.
+
+    archlab train litehrnet_18_coco --data lspet --input 128x96 --epochs 20 --batch 32 --out runs/lite
+    archlab train runs/lite/config.yaml --resume          # or the same command line + --resume
+    archlab eval runs/lite/best.pt --data lspet --split val --flip-test --out preds.json
+    torchrun --nproc_per_node 2 -m archlab.cli train ...  # DistributedDataParallel
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["register", "cmd_train", "cmd_eval", "config_from_args"]
+
+
+def _optional(parser, flag, **kw):
+    parser.add_argument(flag, default=None, **kw)
+
+
+def register(subparsers) -> None:
+    t = subparsers.add_parser("train", help="train a pose network (HRNet recipe: Adam, step decay)",
+                              description="Train a zoo model or spec YAML on LSPET / COCO / MPII. A TrainConfig "
+                              "YAML (e.g. a run's config.yaml) is also accepted as the first argument; "
+                              "flags given on the command line override it.")
+    t.add_argument("model", help="zoo name, spec YAML, or a training config YAML (with a 'model:' field)")
+    _optional(t, "--data", choices=("lspet", "coco", "mpii"), help="dataset (default lspet)")
+    _optional(t, "--data-root", help="shared data folder or the dataset's own folder (default: $ARCHLAB_DATA "
+                                     "or ../shared/data)")
+    _optional(t, "--input", help="input size HEIGHTxWIDTH, e.g. 128x96 (default 256x192)")
+    _optional(t, "--epochs", type=int, help="total epochs; the LR schedule (x0.1 at 170/210 and 200/210 of "
+                                            "them) follows this")
+    _optional(t, "--stop-epoch", type=int, help="stop after this many epochs (chunked runs; continue with --resume)")
+    _optional(t, "--batch", type=int, help="batch size per process (default 32)")
+    _optional(t, "--lr", type=float, help="Adam learning rate (default 1e-3)")
+    _optional(t, "--milestones", help="comma-separated LR-decay epochs (default: paper's, scaled)")
+    _optional(t, "--workers", type=int, help="DataLoader workers (default 2)")
+    _optional(t, "--seed", type=int, help="random seed (default 0)")
+    _optional(t, "--device", choices=("auto", "cpu", "cuda"), help="default auto")
+    t.add_argument("--amp", action="store_true", default=None, help="mixed precision (fp16 + GradScaler on CUDA, "
+                   "bf16 autocast on CPU)")
+    t.add_argument("--channels-last", action="store_true", default=None, help="channels-last memory format")
+    t.add_argument("--nondeterministic", action="store_true", default=None,
+                   help="allow non-deterministic kernels (faster on GPU; resume is then not bit-exact)")
+    _optional(t, "--max-steps-per-epoch", type=int, help="cap optimiser steps per epoch (short runs)")
+    _optional(t, "--limit-train", type=int, help="train on the first N training samples")
+    _optional(t, "--limit-val", type=int, help="validate on the first N validation samples")
+    _optional(t, "--val-every", type=int, help="validate every N epochs (default 1; always after the last)")
+    _optional(t, "--checkpoint-every", type=int, help="also write last.pt every N steps (default 100; 0: off)")
+    t.add_argument("--flip-test", action="store_true", default=None, help="flip test during validation")
+    _optional(t, "--out", help="run folder (default runs/<model name>)")
+    t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/last.pt")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)
+
+    e = subparsers.add_parser("eval", help="evaluate a checkpoint: PCK@0.2 / PCKh@0.5 (LSPET), OKS AP (COCO)",
+                              description="Evaluate a training checkpoint (last.pt / best.pt / model.pt). "
+                              "Any folder in the LSPET layout works with --data-root DIR --split all.")
+    e.add_argument("checkpoint", help="checkpoint file")
+    _optional(e, "--data", choices=("lspet", "coco", "mpii"), help="dataset (default: the checkpoint's)")
+    _optional(e, "--data-root", help="shared data folder or a dataset folder")
+    e.add_argument("--split", default="val", help="val (default), train or all (LSPET)")
+    _optional(e, "--input", help="input size HEIGHTxWIDTH (default: the checkpoint's)")
+    e.add_argument("--flip-test", action="store_true", help="average with the mirrored image")
+    _optional(e, "--out", help="write COCO-format predictions (JSON) here; metrics go beside it")
+    e.add_argument("--batch", type=int, default=32)
+    e.add_argument("--workers", type=int, default=0)
+    e.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    _optional(e, "--limit", type=int, help="evaluate the first N samples only")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    e.set_defaults(func=cmd_eval)
+
+
+def _is_train_config(path: str) -> bool:
+    import yaml
+    p = Path(path)
+    if not (p.suffix in (".yaml", ".yml") and p.is_file()):
+        return False
+    try:
+        d = yaml.safe_load(p.read_text())
+    except yaml.YAMLError:
+        return False
+    return isinstance(d, dict) and "model" in d and "stages" not in d
+
+
+def config_from_args(args):
+    """A :class:`TrainConfig` from ``archlab train`` arguments."""
+    from .config import ConfigError, TrainConfig
+    if _is_train_config(args.model):
+        cfg = TrainConfig.load(args.model)
+    else:
+        stem = Path(args.model).stem if args.model.endswith((".yaml", ".yml")) else args.model
+        cfg = TrainConfig(model=args.model, out=str(Path("runs") / stem))
+    changes = {}
+    simple = {"data": "data", "data_root": "data_root", "epochs": "epochs", "batch": "batch", "lr": "lr",
+              "workers": "workers", "seed": "seed", "device": "device", "amp": "amp",
+              "channels_last": "channels_last", "max_steps_per_epoch": "max_steps_per_epoch",
+              "limit_train": "limit_train", "limit_val": "limit_val", "val_every": "val_every",
+              "checkpoint_every": "checkpoint_every", "flip_test": "flip_test", "out": "out",
+              "resume": "resume", "stop_epoch": "stop_epoch"}
+    for a, f in simple.items():
+        v = getattr(args, a, None)
+        if v is not None:
+            changes[f] = v
+    if args.input is not None:
+        changes["input_size"] = args.input
+    if args.milestones is not None:
+        try:
+            changes["milestones"] = [int(x) for x in args.milestones.split(",") if x.strip()]
+        except ValueError:
+            raise ConfigError(f"milestones: expected comma-separated epochs such as 170,200, got "
+                              f"{args.milestones!r}") from None
+    if args.nondeterministic:
+        changes["deterministic"] = False
+    if args.no_progress:
+        changes["progress"] = False
+    return cfg.replace(**changes) if changes else cfg
+
+
+def cmd_train(args) -> int:
+    from .loop import train
+    cfg = config_from_args(args)
+    res = train(cfg)
+    if res["world_size"] == 1 or int(__import__("os").environ.get("RANK", "0")) == 0:
+        last = res.get("last") or {}
+        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in last.items()}
+        print(f"run folder: {res['run_dir']}  epochs done: {res['epochs_done']}/{cfg.epochs}  "
+              f"steps: {res['global_step']}")
+        if shown:
+            print("last epoch: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+        b = res["best"]
+        if b.get("value") is not None:
+            print(f"best val {b['metric']}: {b['value']:.4f} (epoch {b['epoch']}) -> {Path(res['run_dir']) / 'best.pt'}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import evaluate
+    m = evaluate(args.checkpoint, data=args.data, data_root=args.data_root, split=args.split,
+                 input_size=args.input, flip_test=args.flip_test, out=args.out, batch=args.batch,
+                 workers=args.workers, device=args.device, limit=args.limit, progress=sys.stderr.isatty())
+    if args.json:
+        print(json.dumps(m, indent=2, default=float))
+        return 0
+    print(f"{m['data']} / {m['split']}: {m['n']} samples, input {m['input_size'][0]}x{m['input_size'][1]}"
+          f"{', flip test' if m['flip_test'] else ''}")
+    if "per_joint" in m:
+        print(f"{'joint':<16} {'PCK@0.2':>8} {'PCKh@0.5':>9}")
+        for name, v in m["per_joint"].items():
+            a, b = v["PCK@0.2"], v["PCKh@0.5"]
+            print(f"{name:<16} {'' if a is None else f'{100 * a:.1f}':>8} {'' if b is None else f'{100 * b:.1f}':>9}")
+        print(f"{'mean':<16} {100 * m['PCK@0.2']:>8.1f} {100 * m['PCKh@0.5']:>9.1f}")
+    for k in ("AP", "AP50", "AP75", "AR"):
+        if k in m:
+            print(f"{k}: {m[k]:.4f}")
+    if args.out:
+        print(f"predictions: {args.out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    """Stand-alone entry (``python -m archlab.train.cli train ...``)."""
+    parser = argparse.ArgumentParser(prog="archlab")
+    register(parser.add_subparsers(dest="cmd"))
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

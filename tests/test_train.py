@@ -1,0 +1,274 @@
+"""Training loop, checkpoints, exact resume, torchrun, evaluation and CLI on real LSPET images.
+
+A tiny HRNet (width 8, two stages, 64x48 input) trains on a handful of LSPET images so the whole
+file runs in well under a minute and a half on two CPU cores.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from archlab.data.datasets import default_data_root
+from archlab.nets import zoo
+from archlab.train import CheckpointError, ConfigError, JointsMSELoss, TrainConfig, evaluate, load_checkpoint, train
+from archlab.train.checkpoint import save_atomic
+from archlab.train.sampling import ResumableBatchSampler, SeededSamples
+
+ROOT = default_data_root()
+HAVE_LSPET = ROOT is not None and (Path(ROOT) / "lspet" / "joints.mat").is_file()
+needs_lspet = pytest.mark.skipif(not HAVE_LSPET, reason="LSPET data not found (set ARCHLAB_DATA to the shared "
+                                                        "data folder holding lspet/)")
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_spec(tmp_path_factory):
+    path = tmp_path_factory.mktemp("spec") / "tiny.yaml"
+    zoo.hrnet(width=8, dataset="lspet", modules=(1, 1), blocks=1, input_size=(64, 48), name="tiny_w8").to_yaml(path)
+    return str(path)
+
+
+def _cfg(spec, out, **kw):
+    base = dict(model=spec, data="lspet", input_size=(64, 48), epochs=2, batch=4, limit_train=12, limit_val=8,
+                workers=0, checkpoint_every=1, progress=False, out=str(out))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+# -- config --------------------------------------------------------------------------------------
+def test_config_defaults_roundtrip_and_errors(tmp_path):
+    c = TrainConfig(epochs=210)
+    assert c.lr == 1e-3 and c.gamma == 0.1 and c.resolved_milestones() == (170, 200)
+    assert TrainConfig(epochs=20).resolved_milestones() == (16, 19)
+    c2 = TrainConfig(input_size="128x96", milestones=[3, 5], epochs=6)
+    assert c2.input_size == (128, 96) and c2.milestones == (3, 5)
+    assert TrainConfig.load(c2.save(tmp_path / "c.yaml")) == c2
+    for kw, field in [({"data": "imagenet"}, "data"), ({"input_size": "128x97"}, "input_size"),
+                      ({"input_size": "big"}, "input_size"), ({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"),
+                      ({"batch": 2.5}, "batch"), ({"device": "tpu"}, "device"), ({"amp": "yes"}, "amp"),
+                      ({"milestones": [5, 3]}, "milestones"), ({"limit_train": 0}, "limit_train")]:
+        with pytest.raises(ConfigError, match=field):
+            TrainConfig(**kw)
+    (tmp_path / "bad.yaml").write_text("model: x\nbatchsize: 3\n")
+    with pytest.raises(ConfigError, match="unknown config field.*batchsize"):
+        TrainConfig.load(tmp_path / "bad.yaml")
+    with pytest.raises(FileNotFoundError, match="training config not found"):
+        TrainConfig.load(tmp_path / "none.yaml")
+
+
+def test_joints_mse_loss_matches_hrnet_definition():
+    torch.manual_seed(1)
+    out, tgt = torch.randn(3, 5, 8, 6), torch.rand(3, 5, 8, 6)
+    w = torch.tensor([[1., 0, 1, 1, 0], [1, 1, 1, 1, 1], [0, 0, 1, 0, 1]])
+    # HRNet: loss = sum_j 0.5 * MSE(pred_j * w_j, gt_j * w_j) / J, pred_j of shape (N, h*w)
+    ref = sum(0.5 * torch.nn.functional.mse_loss(out[:, j].reshape(3, -1) * w[:, j:j + 1],
+                                                 tgt[:, j].reshape(3, -1) * w[:, j:j + 1]) for j in range(5)) / 5
+    assert torch.allclose(JointsMSELoss()(out, tgt, w), ref)
+
+
+def test_sampler_is_seeded_sharded_and_resumable():
+    s = ResumableBatchSampler(10, 3, seed=5, drop_last=True)
+    s.set_epoch(2)
+    a = list(s)
+    s.set_epoch(2)
+    assert list(s) == a and len(a) == 3
+    s.set_epoch(3)
+    assert list(s) != a
+    s.set_epoch(2, start_batch=2)
+    assert list(s) == a[2:]
+    shards = [ResumableBatchSampler(10, 2, seed=5, rank=r, num_replicas=2, drop_last=False, with_epoch=False) for r in (0, 1)]
+    for sh in shards:
+        sh.set_epoch(1)
+    seen = [i for sh in shards for b in sh for i in b]
+    assert sorted(seen) == list(range(10))
+
+
+def test_seeded_samples_do_not_depend_on_global_rng():
+    class Rand(torch.utils.data.Dataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return torch.rand(2)
+
+    ds = SeededSamples(Rand(), seed=3)
+    a = ds[(1, 2)]
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    assert torch.equal(ds[(1, 2)], a) and not torch.equal(ds[(2, 2)], a)
+    assert torch.equal(torch.get_rng_state(), state)   # the caller's generator is left alone
+
+
+# -- checkpoints -----------------------------------------------------------------------------------
+def test_checkpoint_errors_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty checkpoint"):
+        load_checkpoint(tmp_path / "empty.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint at all" * 10)
+    with pytest.raises(CheckpointError, match="junk.pt: not a PyTorch checkpoint"):
+        load_checkpoint(tmp_path / "junk.pt")
+    save_atomic({"format": "archlab-train-checkpoint", "version": 1, "model": {"w": torch.ones(3)}},
+                tmp_path / "ok.pt")
+    assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+    data = (tmp_path / "ok.pt").read_bytes()
+    (tmp_path / "trunc.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="trunc.pt"):
+        load_checkpoint(tmp_path / "trunc.pt")
+    torch.save({"weights": torch.ones(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not an archlab checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+
+
+# -- training on real data ---------------------------------------------------------------------------
+@needs_lspet
+def test_short_run_writes_outputs_and_safe_checkpoints(tiny_spec, tmp_path):
+    run = tmp_path / "run"
+    res = train(_cfg(tiny_spec, run, epochs=1, max_steps_per_epoch=2, checkpoint_every=0))
+    assert res["global_step"] == 2 and res["epochs_done"] == 1
+    for name in ("config.yaml", "model.yaml", "metrics.csv", "metrics.jsonl", "last.pt", "best.pt"):
+        assert (run / name).is_file(), name
+    assert TrainConfig.load(run / "config.yaml").limit_train == 12
+    assert "tiny_w8" in (run / "model.yaml").read_text()
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 1 and rows[0]["epoch"] == 1 and rows[0]["steps"] == 2
+    for k in ("lr", "train_loss", "val_PCK@0.2", "val_PCKh@0.5", "images_per_s", "data_wait_frac"):
+        assert k in rows[0], k
+    assert (run / "metrics.csv").read_text().startswith("epoch,lr,train_loss")
+    ck = torch.load(run / "last.pt", weights_only=True)           # the safe loader reads it as is
+    assert ck["epoch"] == 1 and ck["step_in_epoch"] == 0 and ck["global_step"] == 2
+    assert isinstance(ck["config"], str) and isinstance(ck["spec"], str)
+    assert set(ck["rng"]) >= {"python", "numpy", "torch", "cuda"}
+    # evaluate the checkpoint; predictions in COCO results format
+    m = evaluate(run / "best.pt", split="val", limit=6, out=tmp_path / "preds.json", flip_test=True)
+    assert m["n"] == 6 and 0.0 <= m["PCK@0.2"] <= 1.0 and "right_ankle" in m["per_joint"]
+    preds = json.loads((tmp_path / "preds.json").read_text())
+    assert len(preds) == 6 and len(preds[0]["keypoints"]) == 14 * 3 and preds[0]["image_id"] == 8001
+    # a second fresh run into the same folder is refused; resume is required
+    with pytest.raises(ConfigError, match="resume"):
+        train(_cfg(tiny_spec, run, epochs=1, max_steps_per_epoch=2))
+
+
+@needs_lspet
+def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tiny_spec, tmp_path):
+    a = train(_cfg(tiny_spec, tmp_path / "a"))
+    assert a["global_step"] == 6        # 12 images / batch 4 = 3 steps per epoch, 2 epochs
+    b = train(_cfg(tiny_spec, tmp_path / "b"), stop_after_steps=4)   # "killed" after step 1 of epoch 2
+    assert b["stopped"]
+    ck = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert (ck["epoch"], ck["step_in_epoch"], ck["global_step"]) == (1, 1, 4)
+    # resume (with DataLoader workers this time: augmentation is seeded per sample, not per worker)
+    b2 = train(_cfg(tiny_spec, tmp_path / "b", resume=True, workers=1))
+    assert b2["global_step"] == 6 and not b2["stopped"]
+    wa = load_checkpoint(tmp_path / "a" / "last.pt")
+    wb = load_checkpoint(tmp_path / "b" / "last.pt")
+    for k, v in wa["model"].items():
+        assert torch.equal(v, wb["model"][k]), k
+    for sa, sb in zip(wa["optimizer"]["state"].values(), wb["optimizer"]["state"].values()):
+        assert torch.equal(sa["exp_avg"], sb["exp_avg"])
+    ra = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
+    rb = (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()
+    assert len(rb) == 2
+    assert [json.loads(x)["train_loss"] for x in ra] == [json.loads(x)["train_loss"] for x in rb]
+    # a resume that changes the training setup is refused, naming the field
+    with pytest.raises(ConfigError, match="batch: checkpoint has 4, now 2"):
+        train(_cfg(tiny_spec, tmp_path / "b", resume=True, batch=2))
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(_cfg(tiny_spec, tmp_path / "c", resume=True))
+
+
+@needs_lspet
+def test_cli_train_and_eval(tiny_spec, tmp_path, capsys):
+    import argparse
+
+    from archlab.train.cli import register
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="cmd"))
+    out = tmp_path / "cli"
+    args = parser.parse_args(["train", tiny_spec, "--data", "lspet", "--input", "64x48", "--epochs", "1",
+                              "--batch", "4", "--limit-train", "8", "--limit-val", "4", "--workers", "0",
+                              "--max-steps-per-epoch", "1", "--out", str(out), "--no-progress"])
+    assert args.func(args) == 0
+    assert "epochs done: 1/1" in capsys.readouterr().out
+    cfg = TrainConfig.load(out / "config.yaml")
+    assert cfg.input_size == (64, 48) and cfg.max_steps_per_epoch == 1 and cfg.milestones is None
+    args = parser.parse_args(["eval", str(out / "last.pt"), "--split", "val", "--limit", "4", "--out",
+                              str(tmp_path / "p.json")])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "PCK@0.2" in text and "head_top" in text and (tmp_path / "p.json").is_file()
+    # the run's own config.yaml drives a resume; changing the schedule is refused
+    args = parser.parse_args(["train", str(out / "config.yaml"), "--resume", "--no-progress"])
+    assert args.func(args) == 0 and "epochs done: 1/1" in capsys.readouterr().out
+    with pytest.raises(ConfigError, match="epochs"):
+        args.func(parser.parse_args(["train", str(out / "config.yaml"), "--epochs", "2", "--resume"]))
+
+
+@needs_lspet
+def test_torchrun_two_cpu_processes(tiny_spec, tmp_path):
+    out = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(port),
+           "-m", "archlab.cli", "train", tiny_spec, "--data", "lspet", "--input", "64x48", "--epochs", "1",
+           "--batch", "4", "--limit-train", "16", "--limit-val", "8", "--workers", "0",
+           "--max-steps-per-epoch", "2", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)            # torchrun and its workers: the session this test started
+        proc.communicate()
+        raise
+    p = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+    assert p.returncode == 0, p.stderr[-3000:]
+    ck = load_checkpoint(out / "last.pt")
+    assert ck["world_size"] == 2 and ck["global_step"] == 2
+    rows = (out / "metrics.jsonl").read_text().splitlines()
+    assert len(rows) == 1 and json.loads(rows[0])["val_n"] == 8      # both ranks' val shards gathered
+    assert p.stdout.count("run folder:") == 1                         # rank 0 alone reports
+
+
+@pytest.mark.slow
+@needs_lspet
+def test_real_kill_of_subprocess_then_resume(tiny_spec, tmp_path):
+    """Kill a real training process after its first mid-epoch checkpoint, resume, compare."""
+    common = ["train", tiny_spec, "--data", "lspet", "--input", "64x48", "--epochs", "2", "--batch", "2",
+              "--limit-train", "24", "--limit-val", "4", "--workers", "0", "--checkpoint-every", "1",
+              "--no-progress"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    ref = subprocess.run([sys.executable, "-m", "archlab.cli", *common, "--out", str(tmp_path / "ref")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "archlab.cli", *common, "--out", str(run)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline:
+            if (run / "last.pt").is_file():
+                ck = load_checkpoint(run / "last.pt")
+                if ck["epoch"] == 1 and ck["step_in_epoch"] >= 2:
+                    break
+            time.sleep(0.05)
+        proc.kill()
+    finally:
+        proc.wait()
+    res = subprocess.run([sys.executable, "-m", "archlab.cli", *common, "--out", str(run), "--resume"], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    a, b = load_checkpoint(tmp_path / "ref" / "last.pt"), load_checkpoint(run / "last.pt")
+    assert a["global_step"] == b["global_step"] == 24
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
