@@ -101,6 +101,32 @@ def _default_latency(spec, options: dict) -> float:
     return float(getattr(res, "median_ms", res))
 
 
+TRAIN_KEYS = {"data", "data_root", "input_size", "epochs", "batch", "lr", "workers", "seed", "limit_train",
+              "limit_val", "max_steps_per_epoch", "val_every", "device", "checkpoint_every", "flip_test"}
+
+
+def short_train(spec, options: dict, trial_dir: Path) -> float:
+    """Accuracy of ``spec`` after a short training run (``options``: a subset of
+    :class:`archlab.train.TrainConfig` fields; defaults: LSPET at 128x96, 2 epochs). Returns the
+    best validation score in percent (PCK@0.2 on LSPET). A trial folder holding a checkpoint is
+    resumed, so an interrupted trial loses at most ``checkpoint_every`` steps."""
+    from ..train import TrainConfig, train
+    bad = sorted(set(options) - TRAIN_KEYS)
+    if bad:
+        raise ValueError(f"training.{bad[0]}: unknown training option (known: {', '.join(sorted(TRAIN_KEYS))})")
+    trial_dir = Path(trial_dir)
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    spec_path = trial_dir / "spec.yaml"
+    spec.to_yaml(spec_path)
+    run = trial_dir / "run"
+    cfg = TrainConfig(**{"data": "lspet", "input_size": "128x96", "epochs": 2, "batch": 32, "workers": 2,
+                         **options}, model=str(spec_path), out=str(run), progress=False,
+                      resume=(run / "last.pt").exists())
+    best = train(cfg)["best"]
+    if best.get("value") is None:
+        raise RuntimeError(f"training in {run} produced no validation score")
+    return 100.0 * float(best["value"])
+
+
 def _default_train(spec, options: dict, trial_dir: Path) -> float:
-    from ..train.search_hook import short_train
     return short_train(spec, options, trial_dir)
