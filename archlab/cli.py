@@ -68,6 +68,18 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import REPORTS, regenerate
+    unknown = sorted(set(args.names) - {r.name for r in REPORTS})
+    if unknown:
+        raise ValueError(f"unknown report {unknown[0]!r}; choose from {[r.name for r in REPORTS]}")
+    status = regenerate(args.dir, args.names or None)
+    for name, st in status.items():
+        print(f"{name:>22}: {st}")
+    print(f"index: {args.dir}/README.md")
+    return 1 if any(st.startswith("failed") for st in status.values()) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     p = argparse.ArgumentParser(prog="archlab", description="Design, count, train and search HRNet-family "
@@ -84,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--depth", type=int, default=2, help="group parameters by this many name levels")
     s.add_argument("--modules", action="store_true", help="also print the full module tree")
     s.set_defaults(func=cmd_show)
+    r = sp.add_parser("report", help="regenerate reports/ from recorded results and write its index")
+    r.add_argument("names", nargs="*", help="only these reports (default: all)")
+    r.add_argument("--dir", default="reports", help="reports folder (default: reports)")
+    r.set_defaults(func=cmd_report)
     for modname in ("archlab.cost.cli", "archlab.train.cli", "archlab.search.cli"):
         import importlib
         try:
