@@ -47,7 +47,7 @@ def resolve_storage(url: str | None, run_dir: str | Path, workers: int = 1, *, h
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
         return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                          failed_trial_callback=RetryFailedTrialCallback(max_retry=max_retry),
+                          heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=max_retry),
                           engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None)
     except ModuleNotFoundError as e:
         raise ValueError(f"storage: the database driver for {url.split('://')[0]!r} is not installed ({e.name}); "
