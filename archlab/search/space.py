@@ -241,13 +241,18 @@ class SearchSpace:
         labels = [o.label for o in objs]
         if len(set(labels)) != len(labels):
             raise SpaceError(f"objectives: repeated objective in {labels}")
-        cons = data.get("constraints") or {}
+        cons = dict(data.get("constraints") or {})
         if not isinstance(cons, dict):
             raise SpaceError("constraints: expected a mapping")
         bad = sorted(set(cons) - {"params_max", "macs_max", "profile"})
         if bad:
             raise SpaceError(f"constraints.{bad[0]}: unknown constraint (params_max, macs_max, profile)")
         for k in ("params_max", "macs_max"):
+            if isinstance(cons.get(k), str):  # YAML 1.1 reads 30.0e6 (no sign in the exponent) as text
+                try:
+                    cons[k] = float(cons[k])
+                except ValueError:
+                    pass
             if k in cons and (isinstance(cons[k], bool) or not isinstance(cons[k], (int, float)) or cons[k] <= 0):
                 raise SpaceError(f"constraints.{k}: expected a positive number, got {cons[k]!r}")
         sampler = dict(data.get("sampler") or {"type": "nsga2"})
