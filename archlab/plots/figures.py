@@ -70,28 +70,36 @@ def pareto_scatter(df: pd.DataFrame, x: str, y: str, path, *, xlabel: str, ylabe
 
 def bubble_chart(ours: pd.DataFrame, path, *, dataset: str = "coco", x: str = "gflops", y: str = "score",
                  size: str = "params_m", xlabel: str = "GFLOPs [hrnet_paper: conv+linear MACs / 2^30]",
-                 ylabel: str | None = None, title: str | None = None) -> list[Path]:
-    """Paper Fig. 1 style: accuracy vs cost, bubble area proportional to parameters; the paper's
-    reference rows (grey) beside ``ours`` (columns ``name``, ``x``, ``y``, ``size``)."""
+                 ours_ylabel: str = "archlab: validation PCK@0.2 (%, LSPET)", title: str | None = None) -> list[Path]:
+    """Paper Fig. 1 style: accuracy vs cost, bubble area proportional to parameters.
+
+    Left panel: the paper's reference rows (its Tables 1-2, metric of ``dataset``); right panel:
+    ``ours`` (columns ``name``, ``x``, ``y``, ``size``) on the same cost axis and bubble scale.
+    The two accuracy metrics differ (e.g. COCO AP vs LSPET PCK), so they get separate y axes
+    rather than one misleading shared axis."""
     ref = paper_points(dataset).dropna(subset=["gflops"])
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
     scale = 30.0
-    ax.scatter(ref["gflops"], ref["score"], s=ref["params_m"] * scale, c="#bbbbbb", alpha=0.6,
-               edgecolors="#555555", label="paper Tables 1-2")
-    for _, r in ref.iterrows():
-        ax.annotate(f"{r['method']} {r['backbone'] if isinstance(r['backbone'], str) else ''}".strip(),
-                    (r["gflops"], r["score"]), fontsize=7, xytext=(4, -3), textcoords="offset points")
+    ax0.scatter(ref["gflops"], ref["score"], s=ref["params_m"] * scale, c="#bbbbbb", alpha=0.6,
+                edgecolors="#555555", label="paper Tables 1-2")
+    for i, (_, r) in enumerate(ref.iterrows()):
+        name = f"{r['method']} ({r['backbone']})" if isinstance(r["backbone"], str) and r["backbone"] != r["method"] \
+            else str(r["method"])
+        ax0.annotate(name, (r["gflops"], r["score"]), fontsize=7, xytext=(4, -8 if i % 2 else 4),
+                     textcoords="offset points")
+    ax0.set_ylabel("paper: AP (%, COCO val2017)" if dataset == "coco" else "paper: PCKh@0.5 (%, MPII val)")
+    ax0.set_title(f"SDHRNet paper, {dataset.upper()} (area ∝ params)")
     if len(ours):
-        ax.scatter(ours[x], ours[y], s=ours[size] * scale, c="#d1495b", alpha=0.6, edgecolors="#7a1f2b",
-                   label="archlab")
+        ax1.scatter(ours[x], ours[y], s=ours[size] * scale, c="#d1495b", alpha=0.6, edgecolors="#7a1f2b",
+                    label="archlab")
         for _, r in ours.iterrows():
-            ax.annotate(str(r.get("name", "")), (r[x], r[y]), fontsize=7, xytext=(4, 4), textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel or ("AP (COCO val)" if dataset == "coco" else "PCKh@0.5 (MPII val)"))
-    ax.set_title(title or f"Accuracy vs cost, bubble area ∝ parameters ({dataset.upper()})")
-    ax.legend(fontsize=8, loc="lower right")
+            ax1.annotate(str(r.get("name", "")), (r[x], r[y]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    ax1.set_ylabel(ours_ylabel)
+    ax1.set_title(title or "archlab search (area ∝ params, same scale)")
+    for ax in (ax0, ax1):
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
     data = {"reference": ref[["method", "backbone", "gflops", "score", "params_m"]].to_dict("list"),
             "ours": ours.to_dict("list") if len(ours) else {}}
     return save_figure(fig, path, data)
