@@ -28,7 +28,7 @@ from ..blocks.heads import HEAD_COSTS
 from ..blocks.lite import ccw_cost, lite_stem_cost, shuffle_block_cost
 from ..blocks.sc import scr_cost
 from ..spec import NetworkSpec, SpecError, parse_size
-from .ops import (MAC_CLASSES, OP_CLASSES, Op, OpList, _new, act_op, element_count, eltwise_op, join,
+from .ops import (MAC_CLASSES, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
 
 __all__ = ["count", "count_spec", "network_ops", "CostReport", "BLOCK_COSTS", "HEAD_COSTS", "GROUP_LEVELS"]
@@ -177,18 +177,9 @@ def _fuse_cost(shapes: list, num_out: int, style: str, fuse_forward: str, prefix
 
 def _reprefix(ops, prefix: str) -> list[Op]:
     """``ops`` (recorded with paths relative to a block) moved under ``prefix``."""
-    out = []
-    append = out.append
     dot = prefix + "."
-    for o in ops:
-        d = o.__dict__
-        n = _new(Op)
-        nd = n.__dict__
-        nd.update(d)
-        m = d["module"]
-        nd["module"] = dot + m if m else prefix
-        append(n)
-    return out
+    new = tuple.__new__
+    return [new(Op, (dot + o[0] if o[0] else prefix,) + o[1:]) for o in ops]
 
 
 @lru_cache(maxsize=1024)
