@@ -31,16 +31,20 @@ def _label(col: str) -> str:
 
 def measure_sample_latency(space: SearchSpace, df: pd.DataFrame, out_csv: Path, sample: int, seed: int = 0,
                            latency_fn=None) -> pd.DataFrame:
-    """Measure latency for the front, the baselines and ``sample`` random feasible trials.
+    """Measure latency for the baselines, up to ``sample`` front points (evenly spaced) and
+    ``sample`` random feasible trials off the front.
     Appends to ``out_csv`` and skips trials already there (resumable)."""
     from .objective import _default_latency
     latency_fn = latency_fn or _default_latency
     done = pd.read_csv(out_csv) if out_csv.exists() else pd.DataFrame(columns=["trial", "latency_ms"])
     feas = df[df["feasible"]]
     rng = np.random.default_rng(seed)
-    pick = set(feas[feas["pareto"]]["trial"]) | set(df[df.get("baseline", pd.Series(dtype=object)).notna()]["trial"]
-                                                      if "baseline" in df else [])
-    rest = sorted(set(feas["trial"]) - pick)
+    front = feas[feas["pareto"]].drop_duplicates(subset=[c for c in df.columns if c.startswith("param_")])
+    if len(front) > sample:  # evenly spaced along the front's first objective
+        order = front.sort_values(front.columns[1])
+        front = order.iloc[np.linspace(0, len(order) - 1, sample).round().astype(int)]
+    pick = set(front["trial"]) | set(df[df["baseline"].notna()]["trial"] if "baseline" in df else [])
+    rest = sorted(set(feas["trial"]) - set(feas[feas["pareto"]]["trial"]) - pick)
     pick |= set(rng.choice(rest, size=min(sample, len(rest)), replace=False).tolist()) if rest else set()
     todo = sorted(pick - set(done["trial"].astype(int)))
     from tqdm.auto import tqdm
@@ -65,7 +69,8 @@ class _Fixed:
         self.params = params
 
     def suggest_categorical(self, name, choices):
-        return self.params[name] if name in self.params else choices[0]
+        v = self.params[name] if name in self.params else choices[0]
+        return v.item() if hasattr(v, "item") else v  # numpy scalars from the trials table
 
     def suggest_int(self, name, low, high, step=1, log=False):
         return int(self.params.get(name, low))

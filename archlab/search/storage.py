@@ -6,7 +6,7 @@
 * any SQLAlchemy URL (``postgresql+psycopg2://user@host/db``, ``mysql://...``, ``sqlite:///...``):
   Optuna's RDB storage, with heartbeats -- a worker that dies mid-trial stops beating, and after
   ``grace_period`` seconds the next worker marks its trial FAIL and
-  :class:`optuna.storages.RetryFailedTrialCallback` enqueues a copy with the same parameters.
+  :class:`optuna.storages.RetryHeartbeatStaleTrialCallback` enqueues a copy with the same parameters.
 
 Optuna's journal storage has no heartbeat, so for it :func:`recover_stale_trials` does the same
 job on one machine: a RUNNING trial whose recorded worker process no longer exists is marked
@@ -19,7 +19,7 @@ import socket
 from pathlib import Path
 
 import optuna
-from optuna.storages import JournalStorage, RDBStorage, RetryFailedTrialCallback
+from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
@@ -47,7 +47,7 @@ def resolve_storage(url: str | None, run_dir: str | Path, workers: int = 1, *, h
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
         return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                          heartbeat_stale_trial_callback=RetryFailedTrialCallback(max_retry=max_retry),
+                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
                           engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None)
     except ModuleNotFoundError as e:
         raise ValueError(f"storage: the database driver for {url.split('://')[0]!r} is not installed ({e.name}); "
