@@ -252,7 +252,7 @@ class SearchSpace:
                 try:
                     cons[k] = float(cons[k])
                 except ValueError:
-                    pass
+                    raise SpaceError(f"constraints.{k}: expected a positive number, got {cons[k]!r}") from None
             if k in cons and (isinstance(cons[k], bool) or not isinstance(cons[k], (int, float)) or cons[k] <= 0):
                 raise SpaceError(f"constraints.{k}: expected a positive number, got {cons[k]!r}")
         sampler = dict(data.get("sampler") or {"type": "nsga2"})
