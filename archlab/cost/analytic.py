@@ -251,10 +251,14 @@ def _module_cost_raw(shapes: list, block: str, opts: dict, widths: tuple, num_bl
         xs = []
         for b in range(n):
             shape = shapes[b]
+            memo = {}  # a branch repeats the same block on the same shape: cost it once, re-prefix the rest
             for k in range(num_blocks[b]):
-                r = fn(shape[0], widths[b], 1, hw=shape[1:], prefix=join(prefix, f"branches.{b}.{k}"), **opts)
-                ops += r
-                shape = r.out
+                key = tuple(shape)
+                if key not in memo:
+                    r = fn(shape[0], widths[b], 1, hw=shape[1:], prefix="", **opts)
+                    memo[key] = (list(r), r.out)
+                rel, shape = memo[key]
+                ops += _reprefix(rel, join(prefix, f"branches.{b}.{k}"))
             xs.append(shape)
     num_out = n if multiscale_output else 1
     if fuse == "sum" and n > 1:
