@@ -489,12 +489,6 @@ def run_counter(name: str, model: nn.Module, input_size, *, threads: int | None 
     down by two orders of magnitude."""
     if name not in COUNTERS:
         raise ValueError(f"unknown counter {name!r}; choose one of {sorted(COUNTERS)}")
-    old = torch.get_num_threads()
-    if threads is not None:
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive integer, got {threads!r}")
-        torch.set_num_threads(threads)
-    try:
+    from .latency import _threads  # one place that pins and restores torch's thread count
+    with _threads(threads):
         return COUNTERS[name](model, input_size)
-    finally:
-        torch.set_num_threads(old)
