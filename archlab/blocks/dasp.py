@@ -20,6 +20,17 @@ from .basic import ConvBNAct, conv_bn_act_cost
 __all__ = ["DASP", "dasp_cost"]
 
 
+def check_dasp_args(rates, growth, proj, llf_proj, fuse) -> tuple:
+    """Validate DASP's settings (shared by the module and its cost formula); returns the rates."""
+    rates = tuple(int(r) for r in rates)
+    if not rates or any(r < 1 for r in rates):
+        raise ValueError(f"DASP: rates must be a non-empty list of positive dilations, got {rates}")
+    for name, v in (("growth", growth), ("proj", proj), ("llf_proj", llf_proj), ("fuse", fuse)):
+        if int(v) < 1:
+            raise ValueError(f"DASP: {name} must be a positive width, got {v}")
+    return rates
+
+
 class DASP(nn.Module):
     """DASP head: dense dilated 3x3 convs on the backbone's high-resolution output, fused
     with the low-level features, ending in ``num_joints`` heatmaps.
@@ -38,12 +49,7 @@ class DASP(nn.Module):
                  fuse: int = 32, device=None, dtype=None):
         super().__init__()
         dd = dict(device=device, dtype=dtype)
-        rates = tuple(int(r) for r in rates)
-        if not rates or any(r < 1 for r in rates):
-            raise ValueError(f"DASP: rates must be a non-empty list of positive dilations, got {rates}")
-        for name, v in (("growth", growth), ("proj", proj), ("llf_proj", llf_proj), ("fuse", fuse)):
-            if int(v) < 1:
-                raise ValueError(f"DASP: {name} must be a positive width, got {v}")
+        rates = check_dasp_args(rates, growth, proj, llf_proj, fuse)
         self.rates = rates
         self.dense = nn.ModuleList(
             ConvBNAct(in_channels + i * growth, growth, 3, dilation=d, **dd) for i, d in enumerate(rates))
@@ -75,12 +81,7 @@ def dasp_cost(in_channels: int, llf_channels: int, num_joints: int, *, hw, llf_h
       and the final ``K1`` with bias (``h w fuse J``).
 
     The dilation leaves the MACs unchanged (the zero taps are counted, as every counter does)."""
-    rates = tuple(int(r) for r in rates)
-    if not rates or any(r < 1 for r in rates):
-        raise ValueError(f"DASP: rates must be a non-empty list of positive dilations, got {rates}")
-    for name, v in (("growth", growth), ("proj", proj), ("llf_proj", llf_proj), ("fuse", fuse)):
-        if int(v) < 1:
-            raise ValueError(f"DASP: {name} must be a positive width, got {v}")
+    rates = check_dasp_args(rates, growth, proj, llf_proj, fuse)
     h, w = hw
     llf_hw = tuple(llf_hw) if llf_hw is not None else (h, w)
     ops, c = [], in_channels
