@@ -8,12 +8,14 @@ fvcore side builds the model once (not timed) and times ``FlopCountAnalysis(...)
 (JIT trace + handlers) through :func:`archlab.cost.counters.run_counter` with 1 thread. Both
 totals are printed and must be equal (exit status 1 otherwise). Timings are medians of
 ``--repeats`` runs. The analytic walker memoises the cost of repeated HRNet modules; "cold" runs
-clear that cache before every count, "warm" runs keep it (what repeated calls in one process,
+clear those caches (``analytic.clear_caches()``: memoised blocks, fuse paths and
+modules) before every count, "warm" runs keep it (what repeated calls in one process,
 e.g. a search, see).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import sys
@@ -28,7 +30,7 @@ from archlab.cost.counters import run_counter
 
 def _count(name: str, cold: bool):
     if cold:
-        analytic._module_cost_cached.cache_clear()
+        analytic.clear_caches()
     t0 = time.perf_counter()
     r = archlab.count(name)
     v = r.to("fvcore")
@@ -53,7 +55,8 @@ def main(argv=None) -> int:
     h, w = r.input_size
     say(f"# bench_count: analytic vs fvcore on {args.model} @ {h}x{w}, batch 1")
     say(f"# python {platform.python_version()}, torch {torch.__version__}, {platform.machine()}, "
-        f"{platform.processor() or 'cpu'}")
+        f"{platform.processor() or 'cpu'}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(both sides timed in this one run, so the ratio holds under load)")
     a_times, w_times, vals = [], [], set()
     for _ in range(args.analytic_repeats):
         t, rep, v = _count(args.model, cold=True)
@@ -65,7 +68,7 @@ def main(argv=None) -> int:
         vals.add(v.count)
     a_plain = []
     for _ in range(args.analytic_repeats):
-        analytic._module_cost_cached.cache_clear()
+        analytic.clear_caches()
         t0 = time.perf_counter()
         archlab.count(args.model).macs
         a_plain.append(time.perf_counter() - t0)

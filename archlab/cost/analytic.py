@@ -28,7 +28,7 @@ from ..blocks.heads import HEAD_COSTS
 from ..blocks.lite import ccw_cost, lite_stem_cost, shuffle_block_cost
 from ..blocks.sc import scr_cost
 from ..spec import NetworkSpec, SpecError, parse_size
-from .ops import (MAC_CLASSES, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
+from .ops import (MAC_CLASSES, MAC_OPS, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
 
 __all__ = ["count", "count_spec", "network_ops", "CostReport", "BLOCK_COSTS", "HEAD_COSTS", "GROUP_LEVELS"]
@@ -127,13 +127,11 @@ def _check_same(a: tuple, b: tuple, where: str) -> None:
                          "evenly down to the lowest-resolution branch)")
 
 
-def _fuse_cost(shapes: list, num_out: int, style: str, fuse_forward: str, prefix: str) -> tuple[list, list]:
+def _fuse_cost(seq: "_Seq", shapes: list, num_out: int, style: str, fuse_forward: str) -> list:
     """The exchange unit of ``MultiBranchModule.forward`` under ``fuse_forward`` 'hrnet'
     (``out_i = relu(sum_j f_ij(x_j))``) or 'litehrnet' (``z0 = 2 x0 + ...``; ``f_i0`` applied to
-    ``z0`` and doubled, see :mod:`archlab.nets.builder`)."""
-    ops = []
-    fl = join(prefix, "fuse_layers")
-    relu = join(prefix, "relu")
+    ``z0`` and doubled, see :mod:`archlab.nets.builder`), appended to ``seq`` with paths relative
+    to the module. Returns the output shapes."""
     n = len(shapes)
     outs = []
 
@@ -141,38 +139,33 @@ def _fuse_cost(shapes: list, num_out: int, style: str, fuse_forward: str, prefix
         return s[0] * s[1] * s[2]
 
     def f(i, j):
-        r = _fuse_path_cost(shapes, i, j, style, join(fl, f"{i}.{j}"))
-        ops.extend(r)
-        _check_same(r.out, shapes[i], f"{prefix} fuse {i}<-{j}")
-        return r.out
+        body, summary, out = _memo(("fuse", style, shapes[i][0], tuple(shapes[j]), i - j),
+                                   lambda: _fuse_path_cost(shapes, i, j, style, ""))
+        seq.leaf(f"fuse_layers.{i}.{j}", body, summary)
+        _check_same(out, shapes[i], f"fuse {i}<-{j}")
+        return out
 
-    if fuse_forward == "litehrnet":
-        z0 = shapes[0]
-        ops.append(eltwise_op(prefix, "mul_scalar", numel(z0)))
-        for j in range(1, n):
-            f(0, j)
-            ops.append(eltwise_op(prefix, "add", numel(z0)))
-        ops.append(act_op(relu, "relu", numel(z0)))
-        outs.append(z0)
-        for i in range(1, num_out):
-            y = f(i, 0)
-            ops.append(eltwise_op(prefix, "mul_scalar", numel(y)))
-            for j in range(1, n):
-                if i != j:
-                    f(i, j)
-                ops.append(eltwise_op(prefix, "add", numel(y)))
-            ops.append(act_op(relu, "relu", numel(y)))
-            outs.append(y)
-        return ops, outs
-    for i in range(num_out):
-        y = shapes[0] if i == 0 else f(i, 0)
+    def tail(y):
         for j in range(1, n):
             if i != j:
                 f(i, j)
-            ops.append(eltwise_op(prefix, "add", numel(y)))
-        ops.append(act_op(relu, "relu", numel(y)))
+            seq.extend((eltwise_op("", "add", numel(y)),))
+        seq.extend((act_op("relu", "relu", numel(y)),))
         outs.append(y)
-    return ops, outs
+
+    if fuse_forward == "litehrnet":
+        z0 = shapes[0]
+        seq.extend((eltwise_op("", "mul_scalar", numel(z0)),))
+        i = 0
+        tail(z0)
+        for i in range(1, num_out):
+            y = f(i, 0)
+            seq.extend((eltwise_op("", "mul_scalar", numel(y)),))
+            tail(y)
+        return outs
+    for i in range(num_out):
+        tail(shapes[0] if i == 0 else f(i, 0))
+    return outs
 
 
 def _reprefix(ops, prefix: str) -> list[Op]:
@@ -182,89 +175,192 @@ def _reprefix(ops, prefix: str) -> list[Op]:
     return [new(Op, (dot + o[0] if o[0] else prefix,) + o[1:]) for o in ops]
 
 
+# -- segments ----------------------------------------------------------------------------------
+# A network's ops are kept as a tree of segments ``(prefix, body, summary, is_node)``: a leaf's
+# body is a tuple of Ops with paths relative to ``prefix`` (``None``: relative to the parent), a
+# node's body a tuple of child segments. Repeated blocks and modules share one body, so a count
+# builds each distinct block's ops once and never prefixes or sums the copies; the flat op list
+# is materialised only when ``.ops``/``.by_module`` ask for it. A summary is
+# ``(params, number of ops, {op name: (macs, numel_in, numel_out)})`` -- enough for every
+# total that is linear in the per-op figures (``macs``, ``macs_by_op``, the paper profiles and
+# the fvcore/torch conventions).
+
+def _summarise(ops) -> tuple:
+    params = 0
+    kinds: dict = {}
+    for o in ops:
+        params += o[3]
+        k = kinds.get(o[1])
+        if k is None:
+            kinds[o[1]] = [o[2], o[4], o[5]]
+        else:
+            k[0] += o[2]
+            k[1] += o[4]
+            k[2] += o[5]
+    return params, len(ops), {k: tuple(v) for k, v in kinds.items()}
+
+
+def _combine(summaries) -> tuple:
+    """The summary of a sequence of segments' summaries (shared summaries are added once,
+    times their multiplicity)."""
+    groups: dict = {}
+    for sm in summaries:
+        g = groups.get(id(sm))
+        if g is None:
+            groups[id(sm)] = [sm, 1]
+        else:
+            g[1] += 1
+    params = n = 0
+    kinds: dict = {}
+    for (p, m, ks), times in groups.values():
+        params += times * p
+        n += times * m
+        for k, v in ks.items():
+            a = kinds.get(k)
+            if a is None:
+                kinds[k] = (times * v[0], times * v[1], times * v[2])
+            else:
+                kinds[k] = (a[0] + times * v[0], a[1] + times * v[1], a[2] + times * v[2])
+    return params, n, kinds
+
+
+class _Seq:
+    """Builds a segment list in forward order: ``leaf`` appends a (shared) relative op body,
+    ``extend`` collects ops that run directly at the parent's level into a run of their own."""
+
+    def __init__(self):
+        self.segs: list[tuple] = []
+        self._run: list[Op] = []
+
+    def extend(self, ops) -> None:
+        self._run.extend(ops)
+
+    def __iadd__(self, ops) -> "_Seq":
+        self._run.extend(ops)
+        return self
+
+    def leaf(self, prefix: str | None, body: tuple, summary: tuple) -> None:
+        self._flush()
+        self.segs.append((prefix, body, summary, False))
+
+    def node(self, prefix: str | None, children: tuple, summary: tuple) -> None:
+        self._flush()
+        self.segs.append((prefix, children, summary, True))
+
+    def _flush(self) -> None:
+        if self._run:
+            body = tuple(self._run)
+            self.segs.append((None, body, _summarise(body), False))
+            self._run = []
+
+    def done(self) -> tuple:
+        self._flush()
+        return tuple(self.segs)
+
+
+def _materialise(segments, base: str | None = None, out: list | None = None) -> list[Op]:
+    """The flat Op list of a segment tree (paths under ``base``; ``None``: as recorded)."""
+    if out is None:
+        out = []
+    for prefix, body, _, is_node in segments:
+        p = base if prefix is None else (prefix if base is None else f"{base}.{prefix}")
+        if is_node:
+            _materialise(body, p, out)
+        elif p is None:
+            out.extend(body)
+        else:
+            out.extend(_reprefix(body, p))
+    return out
+
+
+#: ``(block, cin, width, (h, w), options)`` -> ``(relative ops, summary, out shape)``;
+#: fuse paths likewise. Bounded; :func:`clear_caches` empties it.
+_BLOCK_MEMO: dict = {}
+_BLOCK_MEMO_MAX = 8192
+
+
+def _memo(key, compute):
+    try:
+        hit = _BLOCK_MEMO.get(key)
+    except TypeError:          # an unhashable option value: no memo
+        r = compute()
+        body = tuple(r)
+        return body, _summarise(body), r.out
+    if hit is None:
+        r = compute()
+        body = tuple(r)
+        if len(_BLOCK_MEMO) >= _BLOCK_MEMO_MAX:
+            _BLOCK_MEMO.clear()
+        hit = _BLOCK_MEMO[key] = (body, _summarise(body), r.out)
+    return hit
+
+
+def clear_caches() -> None:
+    """Forget every memoised block, fuse path and module cost (for cold-start timings)."""
+    _BLOCK_MEMO.clear()
+    _module_cost_cached.cache_clear()
+
+
 @lru_cache(maxsize=1024)
 def _module_cost_cached(shapes: tuple, block: str, options: tuple, widths: tuple, num_blocks: tuple, fuse: str,
                         multiscale_output: bool, transition: str, fuse_forward: str) -> tuple:
-    ops, outs = _module_cost_raw(list(shapes), block, dict(options), widths, num_blocks, fuse, multiscale_output,
-                                 transition, fuse_forward, "")
-    ops = tuple(ops)
-    return ops, tuple(outs), _summarise(ops)
+    return _module_cost_raw(list(shapes), block, options, widths, num_blocks, fuse, multiscale_output,
+                            transition, fuse_forward)
 
 
 def _module_segment(shapes: list, stage, multiscale_output: bool, transition: str, fuse_forward: str,
                     prefix: str) -> tuple[tuple, list]:
-    """One ``MultiBranchModule`` (branch blocks, then the fuse layers) as a segment
-    ``(prefix, relative ops, summary)``. Modules repeat (same shapes, same stage), so their
-    relative op lists are memoised; :func:`_materialise` moves them under ``prefix``."""
+    """One ``MultiBranchModule`` (branch blocks, then the fuse layers) as a node segment under
+    ``prefix``. Modules repeat (same shapes, same stage), so their segments are memoised."""
     key = (tuple(shapes), stage.block, tuple(sorted(stage.block_options.items())), stage.widths, stage.num_blocks,
            stage.fuse, bool(multiscale_output), transition, fuse_forward)
     try:
-        hash(key)
-    except TypeError:          # an unhashable option value: compute directly
-        ops, outs = _module_cost_raw(list(shapes), stage.block, dict(stage.block_options), stage.widths,
-                                     stage.num_blocks, stage.fuse, multiscale_output, transition, fuse_forward, "")
-        return (prefix, tuple(ops), _summarise(ops)), list(outs)
-    ops, outs, summary = _module_cost_cached(*key)
-    return (prefix, ops, summary), list(outs)
-
-
-def _summarise(ops) -> tuple:
-    """``(params, macs, per-class element counts in _CLASS_ORDER)`` of an op sequence."""
-    params = macs = 0
-    counts = dict.fromkeys(_CLASS_ORDER, 0)
-    for op in ops:
-        params += op.params
-        macs += op.macs
-        cls = OP_CLASSES[op.op]
-        if cls in counts:
-            counts[cls] += element_count(op)
-    return params, macs, tuple(counts.values())
-
-
-def _materialise(segments) -> list[Op]:
-    """The flat Op list of ``(prefix, ops, summary)`` segments (``prefix`` ``None``: absolute paths)."""
-    out: list[Op] = []
-    for prefix, ops, _ in segments:
-        if prefix is None:
-            out.extend(ops)
+        try:
+            hash(key)
+        except TypeError:          # an unhashable option value: compute directly
+            children, outs, summary = _module_cost_raw(*key)
         else:
-            out.extend(_reprefix(ops, prefix))
-    return out
+            children, outs, summary = _module_cost_cached(*key)
+    except ValueError as e:
+        raise ValueError(f"{prefix}: {e}") from None
+    return (prefix, children, summary, True), list(outs)
 
 
-def _module_cost_raw(shapes: list, block: str, opts: dict, widths: tuple, num_blocks: tuple, fuse: str,
-                     multiscale_output: bool, transition: str, fuse_forward: str,
-                     prefix: str) -> tuple[list, list]:
-    ops = []
+def _module_cost_raw(shapes, block: str, options: tuple, widths: tuple, num_blocks: tuple, fuse: str,
+                     multiscale_output: bool, transition: str, fuse_forward: str) -> tuple:
+    """``(child segments, output shapes, summary)`` of one module, paths relative to it."""
+    seq = _Seq()
     fn = BLOCK_COSTS[block]
+    opts = dict(options)
     n = len(widths)
     if block in _MULTI_BRANCH:
         bw = [s[0] for s in shapes]
         sizes = [s[1:] for s in shapes]
         for k in range(num_blocks[0]):
-            r = fn(bw, hw=sizes, prefix=join(prefix, f"branches.{k}"), **opts)
-            ops += r
+            r = fn(bw, hw=sizes, prefix="", **opts)
+            body = tuple(r)
+            seq.leaf(f"branches.{k}", body, _summarise(body))
             bw = [s[0] for s in r.out]
             sizes = [s[1:] for s in r.out]
         xs = [(c, *s) for c, s in zip(bw, sizes)]
     else:
         xs = []
         for b in range(n):
-            shape = shapes[b]
-            memo = {}  # a branch repeats the same block on the same shape: cost it once, re-prefix the rest
+            shape = tuple(shapes[b])
             for k in range(num_blocks[b]):
-                key = tuple(shape)
-                if key not in memo:
-                    r = fn(shape[0], widths[b], 1, hw=shape[1:], prefix="", **opts)
-                    memo[key] = (list(r), r.out)
-                rel, shape = memo[key]
-                ops += _reprefix(rel, join(prefix, f"branches.{b}.{k}"))
+                body, summary, out = _memo(
+                    (block, shape, widths[b], options),
+                    lambda s=shape: fn(s[0], widths[b], 1, hw=s[1:], prefix="", **opts))
+                seq.leaf(f"branches.{b}.{k}", body, summary)
+                shape = tuple(out)
             xs.append(shape)
     num_out = n if multiscale_output else 1
     if fuse == "sum" and n > 1:
-        fops, outs = _fuse_cost(xs, num_out, transition, fuse_forward, prefix)
-        return ops + fops, outs
-    return ops, xs[:num_out]
+        xs = _fuse_cost(seq, xs, num_out, transition, fuse_forward)
+    else:
+        xs = xs[:num_out]
+    children = seq.done()
+    return children, tuple(xs), _combine(c[2] for c in children)
 
 
 def _check_input_size(spec: NetworkSpec, size) -> tuple[int, int]:
@@ -288,14 +384,8 @@ def _segments(spec: NetworkSpec, size: tuple[int, int]) -> list[tuple]:
     """The network's ops as ``(prefix, ops, summary)`` segments in forward order."""
     h, w = size
     st = spec.stem
-    segs: list[tuple] = []
-    ops: list[Op] = []          # the current run of absolute-path ops
-
-    def flush():
-        if ops:
-            segs.append((None, tuple(ops), _summarise(ops)))
-            ops.clear()
-
+    seq = _Seq()
+    ops = seq             # absolute-path ops are collected into runs between module segments
     if st.type == "hrnet":
         r = conv_bn_act_cost(spec.in_channels, st.channels, 3, 2, hw=(h, w), prefix="stem.conv1")
         ops += r
@@ -324,18 +414,16 @@ def _segments(spec: NetworkSpec, size: tuple[int, int]) -> list[tuple]:
             r = sem_cost(c, **sem_opts, hw=(bh, bw), prefix=f"sem.{i}.{b}")
             ops += r
             xs[b] = r.out
-        flush()
         for m in range(stage.num_modules):
             last = i == n_stages - 1 and m == stage.num_modules - 1
             seg, xs = _module_segment(xs, stage, stage.multiscale_output or not last, spec.transition,
                                       spec.fuse_forward, f"stages.{i}.{m}")
-            segs.append(seg)
+            seq.node(*seg[:3])
         ys = xs
     head_fn = HEAD_COSTS[spec.head.type]
     ops += head_fn([s[0] for s in ys], llf[0], spec.num_joints, hw=[s[1:] for s in ys], llf_hw=llf[1:],
                    prefix="head", **spec.head.options)
-    flush()
-    return segs
+    return seq.done()
 
 
 def network_ops(spec: NetworkSpec, input_size=None) -> list[Op]:
@@ -394,16 +482,22 @@ class CostReport:
         self.input_size = tuple(input_size)
         if _segments is None:
             self._ops = list(ops)
-            summaries = [_summarise(self._ops)]
-            self.num_ops = len(self._ops)
+            summary = _summarise(self._ops)
         else:
             self._ops = None
             self._segments = _segments
-            summaries = [sg[2] for sg in _segments]
-            self.num_ops = sum(len(sg[1]) for sg in _segments)
-        self.params = sum(sm[0] for sm in summaries)
-        self.macs = sum(sm[1] for sm in summaries)
-        self.macs_by_op = {cls: sum(sm[2][k] for sm in summaries) for k, cls in enumerate(_CLASS_ORDER)}
+            summary = _combine(sg[2] for sg in _segments)
+        self.params, self.num_ops, kinds = summary
+        #: op name -> (macs, numel_in, numel_out) summed over the network (what linear
+        #: conventions price without touching the op list)
+        self.op_totals = dict(kinds)
+        self.macs = sum(v[0] for k, v in kinds.items() if k in MAC_OPS)
+        by_class = dict.fromkeys(_CLASS_ORDER, 0)
+        for k, (macs, nin, nout) in kinds.items():
+            cls = OP_CLASSES[k]
+            if cls in by_class:
+                by_class[cls] += macs if k in MAC_OPS else nin if cls == "pooling" else nout
+        self.macs_by_op = by_class
         self._by_module = None
 
     @property

@@ -67,7 +67,7 @@ from dataclasses import dataclass, field
 from .ops import Op
 
 __all__ = ["Prediction", "module_run", "module_types", "fvcore", "thop", "ptflops_pytorch", "ptflops_aten",
-           "torch_flop_counter", "CONVENTIONS", "predict", "RULES", "conventions_table", "write_conventions_table"]
+           "torch_flop_counter", "CONVENTIONS", "PRICES", "FVCORE_PRICES", "TORCH_PRICES", "predict", "RULES", "conventions_table", "write_conventions_table"]
 
 
 @dataclass
@@ -145,28 +145,35 @@ _FV_UNSUPPORTED = {"add": "aten::add", "mul": "aten::mul", "mul_scalar": "aten::
                    "hardsigmoid": "aten::hardsigmoid", "softmax": "aten::softmax", "mean": "aten::mean"}
 
 
+#: fvcore's handlers as prices: analytic op -> ``(per MAC, per input element, per output
+#: element, fvcore operator name)``. Ops not listed are ignored (relu, cat, split, ...) or
+#: unsupported (:data:`_FV_UNSUPPORTED`) by fvcore and cost 0.
+FVCORE_PRICES = {
+    "conv": (1, 0, 0, "conv"), "linear": (1, 0, 0, "linear"), "bmm": (1, 0, 0, "bmm"),
+    "batch_norm": (0, 0, 2, "batch_norm"),
+    "upsample_nearest": (0, 0, 1, "upsample_nearest2d"), "upsample_bilinear": (0, 0, 4, "upsample_bilinear2d"),
+    "adaptive_avg_pool2d": (0, 1, 0, "adaptive_avg_pool2d"),
+}
+#: FlopCounterMode's formulas as prices (operator names of linear depend on the bias, see
+#: :func:`torch_flop_counter`): 2 FLOPs per MAC of conv, linear and bmm, nothing else.
+TORCH_PRICES = {"conv": (2, 0, 0, "convolution"), "linear": (2, 0, 0, "addmm"), "bmm": (2, 0, 0, "bmm")}
+
+
 def fvcore(ops, types: dict | None = None) -> Prediction:
     """fvcore ``FlopCountAnalysis`` (unit MACs): conv/linear/bmm MACs without bias; its default
     handlers add ``batch_norm`` (eval, affine: 2 per element), ``upsample_nearest2d`` (1 per
     output element), ``upsample_bilinear2d`` (4 per output element) and ``adaptive_avg_pool2d``
     (1 per *input* element). ReLU, cat, chunk, split, view, transpose are on its ignore list;
     add, mul, sigmoid, hardsigmoid, softmax and mean are *unsupported* (reported, counted 0).
-    By module: the module whose ``__call__`` runs the op, i.e. the op's analytic path."""
+    By module: the module whose ``__call__`` runs the op, i.e. the op's analytic path.
+    Prices: :data:`FVCORE_PRICES`."""
     acc = _Acc()
     for op in _ops(ops):
-        k = op.op
-        if k in ("conv", "linear", "bmm"):
-            acc.add(op.macs, k, op.module)
-        elif k == "batch_norm":
-            acc.add(2 * op.numel_out, "batch_norm", op.module)
-        elif k == "upsample_nearest":
-            acc.add(op.numel_out, "upsample_nearest2d", op.module)
-        elif k == "upsample_bilinear":
-            acc.add(4 * op.numel_out, "upsample_bilinear2d", op.module)
-        elif k == "adaptive_avg_pool2d":
-            acc.add(op.numel_in, "adaptive_avg_pool2d", op.module)
-        elif k in _FV_UNSUPPORTED:
-            acc.unsupported[_FV_UNSUPPORTED[k]] += 1
+        p = FVCORE_PRICES.get(op.op)
+        if p is not None:
+            acc.add(p[0] * op.macs + p[1] * op.numel_in + p[2] * op.numel_out, p[3], op.module)
+        elif op.op in _FV_UNSUPPORTED:
+            acc.unsupported[_FV_UNSUPPORTED[op.op]] += 1
     p = acc.result("fvcore", "MACs")
     p.unsupported = dict(sorted(p.unsupported.items()))
     return p
@@ -272,16 +279,14 @@ def _aten_unsupported(acc: _Acc, op: Op) -> None:
 def torch_flop_counter(ops, types: dict | None = None) -> Prediction:
     """``torch.utils.flop_counter.FlopCounterMode`` (unit FLOPs): ``2 x`` the MACs of
     convolutions (bias never counted; ``c_in`` is the weight's, i.e. already divided by groups),
-    ``addmm``/``mm`` (linear, no bias) and ``bmm``. Nothing else has a formula."""
+    ``addmm``/``mm`` (linear, no bias) and ``bmm``. Nothing else has a formula.
+    Prices: :data:`TORCH_PRICES`."""
     acc = _Acc()
     for op in _ops(ops):
-        k = op.op
-        if k == "conv":
-            acc.add(2 * op.macs, "convolution", op.module)
-        elif k == "linear":
-            acc.add(2 * op.macs, "addmm" if op.get("has_bias") else "mm", op.module)
-        elif k == "bmm":
-            acc.add(2 * op.macs, "bmm", op.module)
+        p = TORCH_PRICES.get(op.op)
+        if p is not None:
+            name = p[3] if op.op != "linear" or op.get("has_bias") else "mm"
+            acc.add(p[0] * op.macs + p[1] * op.numel_in + p[2] * op.numel_out, name, op.module)
         else:
             _aten_unsupported(acc, op)
     return acc.result("torch", "FLOPs")
@@ -295,6 +300,11 @@ CONVENTIONS = {
     "ptflops-aten": ptflops_aten,
     "torch": torch_flop_counter,
 }
+
+#: the conventions that price every op by its name alone (``(per MAC, per input element, per
+#: output element, operator)``): their totals are sums over a report's per-op totals
+#: (``CostReport.op_totals``), no op list needed.
+PRICES = {"fvcore": FVCORE_PRICES, "torch": TORCH_PRICES}
 
 
 def predict(counter: str, ops_or_report, types: dict | None = None) -> Prediction:

@@ -85,35 +85,51 @@ class ProfiledCost:
         return format_cost(self)
 
 
-def _conv_linear(report) -> int:
-    return sum(o.macs for o in report.ops if o.op in ("conv", "linear"))
-
-
-def _litehrnet(report) -> int:
+def _linear_total(report, prices: dict) -> int:
+    """``sum(a * macs + b * numel_in + c * numel_out)`` over the report's ops, with
+    ``prices[op] = (a, b, c)`` (ops not in ``prices`` cost 0), from the report's per-op totals."""
     n = 0
-    for o in report.ops:
-        if o.op in ("conv", "linear", "bmm"):
-            n += o.macs
-        elif o.op == "batch_norm":
-            n += 2 * o.numel_out
-        elif o.op in _ACT:
-            n += o.numel_out
+    for k, (macs, nin, nout) in report.op_totals.items():
+        p = prices.get(k)
+        if p is not None:
+            n += p[0] * macs + p[1] * nin + p[2] * nout
     return n
 
 
-def _convention_total(fn, report) -> int:
-    """``fn(report.ops).total`` without materialising the op list: a report built from the spec
-    keeps its ops as segments (one per HRNet module, repeated modules sharing one op tuple), and
-    a convention's total is a sum over ops, so each distinct segment is priced once."""
+_CONV_LINEAR = {"conv": (1, 0, 0), "linear": (1, 0, 0)}
+#: torchstat's "Flops" as the Lite-HRNet figures use them: MACs, 2 per BN element, 1 per activation element
+_LITEHRNET = {"conv": (1, 0, 0), "linear": (1, 0, 0), "bmm": (1, 0, 0), "batch_norm": (0, 0, 2),
+              **{a: (0, 0, 1) for a in _ACT}}
+
+
+def _conv_linear(report) -> int:
+    return _linear_total(report, _CONV_LINEAR)
+
+
+def _litehrnet(report) -> int:
+    return _linear_total(report, _LITEHRNET)
+
+
+def _convention_total(counter: str, report) -> int:
+    """``CONVENTIONS[counter](report.ops).total``, without materialising the op list where it can:
+    a convention that prices each op by its name alone (``conventions.PRICES``) is a sum over the
+    report's per-op totals; any other is priced module by module, each distinct (shared) module
+    segment once."""
+    from . import conventions
+    prices = conventions.PRICES.get(counter)
+    if prices is not None and hasattr(report, "op_totals"):
+        return _linear_total(report, prices)
+    fn = conventions.CONVENTIONS[counter]
     segments = getattr(report, "_segments", None)
     if segments is None or getattr(report, "_ops", None) is not None:
         return fn(report.ops).total
+    from .analytic import _materialise
     memo: dict = {}
     total = 0
-    for _prefix, ops, _summary in segments:
-        key = id(ops)
+    for seg in segments:
+        key = id(seg[1])
         if key not in memo:
-            memo[key] = fn(ops).total
+            memo[key] = fn(_materialise((seg,))).total
         total += memo[key]
     return total
 
@@ -123,7 +139,7 @@ def _counter_profile(counter: str) -> Profile:
     unit = "FLOPs" if counter == "torch" else "MACs"
     fn = conventions.CONVENTIONS[counter]
     return Profile(counter, f"what {counter} reports for this network ({conventions.__name__}.{fn.__name__})",
-                   unit, 1, lambda r, _f=fn: _convention_total(_f, r), unit, f"{counter} convention", 0)
+                   unit, 1, lambda r, _c=counter: _convention_total(_c, r), unit, f"{counter} convention", 0)
 
 
 PROFILES: dict[str, Profile] = {
