@@ -23,18 +23,40 @@ from archlab.search.storage import resolve_storage
 from archlab.train import TrainConfig, train
 
 
-def candidates(space: SearchSpace, run_dir: Path, top: int) -> dict[str, archlab.NetworkSpec]:
+def _study_table(space: SearchSpace, run_dir: Path) -> pd.DataFrame:
     study = optuna.load_study(study_name=space.study, storage=resolve_storage(
         f"sqlite:///{run_dir / 'study.db'}", run_dir))
-    df = trials_table(study)
-    front = df[df["pareto"] & df.get("baseline", pd.Series(index=df.index, dtype=object)).isna()]
+    return trials_table(study)
+
+
+def candidates(space: SearchSpace, df: pd.DataFrame, top: int) -> dict[str, tuple]:
+    """The ``top`` most accurate non-baseline trials on the front: name -> (spec, proxy score)."""
+    base = df["baseline"] if "baseline" in df else pd.Series(index=df.index, dtype=object)
+    front = df[df["pareto"] & base.isna()]
     front = front.sort_values("accuracy", ascending=False).head(top)
     out = {}
     for _, row in front.iterrows():
         params = {k[len("param_"):]: v for k, v in row.items() if k.startswith("param_") and pd.notna(v)}
         values = {k.name: k.suggest(_Fixed(params)) for k in space.knobs}
-        out[f"trial{int(row['trial']):04d}"] = space.apply(values, name=f"{space.study}_trial{int(row['trial'])}")
+        out[f"trial{int(row['trial']):04d}"] = (
+            space.apply(values, name=f"{space.study}_trial{int(row['trial'])}"), float(row["accuracy"]))
     return out
+
+
+def baseline_scores(df: pd.DataFrame) -> dict[str, float]:
+    """Baseline path (as enqueued) -> its proxy score in the search."""
+    if "baseline" not in df:
+        return {}
+    rows = df[df["baseline"].notna()]
+    return {str(b): float(a) for b, a in zip(rows["baseline"], rows["accuracy"])}
+
+
+def _summary(run: Path) -> dict:
+    """Best validation PCK@0.2 (%), its epoch and the epochs done, from a run's metrics.csv."""
+    m = pd.read_csv(run / "metrics.csv")
+    col = "val_PCK@0.2"
+    i = m[col].idxmax()
+    return {"best": 100 * float(m.loc[i, col]), "best_epoch": int(m.loc[i, "epoch"]), "epochs": int(m["epoch"].max())}
 
 
 def main(argv=None) -> int:
@@ -48,37 +70,62 @@ def main(argv=None) -> int:
     ap.add_argument("--limit-train", type=int, default=None)
     ap.add_argument("--limit-val", type=int, default=None)
     ap.add_argument("--out", default=None, help="default: RUN_DIR/retrain")
+    ap.add_argument("--only", choices=("all", "baselines", "candidates"), default="all",
+                    help="train only these (e.g. the baselines while the search still runs); the comparison "
+                         "table lists every finished run")
     a = ap.parse_args(argv)
     space = SearchSpace.from_yaml(a.study)
     run_dir = Path(a.run_dir or Path("reports") / space.study)
     out = Path(a.out or run_dir / "retrain")
     out.mkdir(parents=True, exist_ok=True)
     size = space.base_spec().input_size
-    nets = candidates(space, run_dir, a.top)
-    for b in space.baselines:
-        spec = archlab.resolve_spec(b)
-        nets[f"baseline_{spec.name}"] = spec
-    nets["baseline_litehrnet_18"] = archlab.get_spec("litehrnet_18_coco").replace(
-        name="litehrnet_18_lspet", num_joints=14, input_size=size)
-    rows = []
-    for name, spec in nets.items():
+    df = _study_table(space, run_dir)
+    nets = {}                                   # name -> (spec, proxy score or None)
+    if a.only != "baselines":
+        nets.update(candidates(space, df, a.top))
+    if a.only != "candidates":
+        scores = baseline_scores(df)
+        for b in space.baselines:
+            spec = archlab.resolve_spec(b)
+            nets[f"baseline_{spec.name}"] = (spec, scores.get(b))
+        nets["baseline_litehrnet_18"] = (archlab.get_spec("litehrnet_18_coco").replace(
+            name="litehrnet_18_lspet", num_joints=14, input_size=size), None)
+    for name, (spec, _) in nets.items():
         d = out / name
         d.mkdir(parents=True, exist_ok=True)
         spec.to_yaml(d / "spec.yaml")
+        if (d / "run" / "metrics.csv").exists() and not (d / "run" / "last.pt").exists() \
+                and _summary(d / "run")["epochs"] >= a.epochs:
+            continue                            # finished in an earlier checkout (checkpoints are not committed)
         cfg = TrainConfig(model=str(d / "spec.yaml"), data="lspet", input_size=size, epochs=a.epochs, batch=a.batch,
                           workers=a.workers, limit_train=a.limit_train, limit_val=a.limit_val, out=str(d / "run"),
                           resume=(d / "run" / "last.pt").exists(), seed=0)
-        res = train(cfg)
+        train(cfg)
+    proxy = {f"trial{int(t):04d}": float(v) for t, v in zip(df["trial"], df["accuracy"])}
+    proxy.update({f"baseline_{archlab.resolve_spec(b).name}": v for b, v in baseline_scores(df).items()})
+    rows = []
+    for d in sorted(p.parent for p in out.glob("*/spec.yaml")):
+        if not (d / "run" / "metrics.csv").exists():
+            continue
+        spec = archlab.resolve_spec(d / "spec.yaml")
+        ck = _summary(d / "run")
         cost = archlab.count(spec)
-        rows.append({"model": name, "params": cost.params, "GFLOPs [hrnet_paper]": cost.to("hrnet_paper").value,
-                     "val PCK@0.2 (%)": 100 * (res["best"]["value"] or 0.0), "best epoch": res["best"]["epoch"],
-                     "epochs": res["epochs_done"]})
-    df = pd.DataFrame(rows)
+        rows.append({"model": d.name, "params": cost.params, "GFLOPs [hrnet_paper]": cost.to("hrnet_paper").value,
+                     "search proxy PCK@0.2 (%)": proxy.get(d.name, float("nan")),
+                     "val PCK@0.2 (%)": ck["best"], "best epoch": ck["best_epoch"], "epochs": ck["epochs"]})
+    df = pd.DataFrame(rows).sort_values("val PCK@0.2 (%)", ascending=False)
     df.to_csv(out / "comparison.csv", index=False)
+    both = df.dropna(subset=["search proxy PCK@0.2 (%)"])
+    rho = (f"Spearman rank correlation between the search's proxy score and the retrained score over the "
+           f"{len(both)} models that have both: {both['search proxy PCK@0.2 (%)'].corr(both['val PCK@0.2 (%)'], method='spearman'):.2f}."
+           if len(both) >= 3 else "")
     (out / "comparison.md").write_text(
         f"# Selected candidates vs baselines, same budget\n\nLSPET {size[0]}x{size[1]}, {a.epochs} epochs, batch "
-        f"{a.batch}, seed 0{', ' + str(a.limit_train) + ' training images' if a.limit_train else ''}.\n\n"
-        + df.round(3).to_markdown(index=False) + "\n")
+        f"{a.batch}, seed 0, {a.limit_train or 'all'} training images, {a.limit_val or 'all'} validation images "
+        f"(best validation PCK@0.2 over the epochs; no flip test). Regenerate: `python studies/retrain_selected.py "
+        f"--study {a.study} --top {a.top} --epochs {a.epochs}"
+        f"{f' --limit-train {a.limit_train}' if a.limit_train else ''}{f' --limit-val {a.limit_val}' if a.limit_val else ''}` "
+        f"(finished runs are skipped).\n\n" + df.round(3).to_markdown(index=False) + "\n\n" + rho + "\n")
     print(df.to_string(index=False))
     return 0
 

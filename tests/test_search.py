@@ -144,6 +144,47 @@ def test_resume_reaches_exactly_n_trials(tmp_path):
     assert len(again.trials) == len(study.trials)   # nothing more to do
 
 
+def test_resumed_chunks_do_not_replay_the_sampler(tmp_path):
+    """Each process seeds its sampler from the space's seed *and* the trials already stored: a
+    search run in chunks (one process per chunk) must not draw the first chunk's
+    configurations again, and the same history must give the same draws."""
+    def chunks(run_dir):
+        space = SearchSpace.from_yaml(write_space(tmp_path, study="t_chunks", sampler={"type": "random", "seed": 3},
+                                                  baselines=[]))
+        for n in (3, 6, 9):
+            study = run_search(space, n_trials=n, run_dir=run_dir, progress=False)
+        return [tuple(sorted(t.params.items())) for t in study.trials]
+
+    drawn = chunks(tmp_path / "a")
+    assert len(drawn) == 9
+    assert drawn[0:3] != drawn[3:6] and drawn[0:3] != drawn[6:9] and drawn[3:6] != drawn[6:9]
+    assert chunks(tmp_path / "b") == drawn          # reproducible from the same history
+
+
+def test_retry_of_a_killed_trial_trains_in_its_folder(tmp_path):
+    """A retried trial (Optuna's ``failed_trial`` system attribute, set by the heartbeat retry
+    callback and by :func:`recover_stale_trials`) gets the original trial's folder, so training
+    resumes from that trial's checkpoint; fresh trials get their own."""
+    from archlab.search.objective import make_objective
+    space = SearchSpace.from_yaml(write_space(tmp_path, study="t_retry", objectives=["accuracy", "params"],
+                                              constraints={}, baselines=[], n_trials=3))
+    folders = []
+
+    def train_fn(spec, options, trial_dir):
+        folders.append(trial_dir.name)
+        return 50.0
+
+    study = optuna.create_study(study_name="t_retry", storage=f"sqlite:///{tmp_path / 's.db'}",
+                                directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(0))
+    objective = make_objective(space, tmp_path, train_fn=train_fn)
+    study.optimize(objective, n_trials=1)
+    study.enqueue_trial(study.trials[0].params)
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))[-1]
+    study._storage.set_trial_system_attr(waiting._trial_id, "failed_trial", 0)  # noqa: SLF001
+    study.optimize(objective, n_trials=2)
+    assert folders == ["00000", "00000", "00002"]
+
+
 def _check_front(study):
     df = trials_table(study)
     feas = df[df["feasible"]]

@@ -15,7 +15,7 @@ def cmd_search(args) -> int:
     from .space import SearchSpace
     space = SearchSpace.from_yaml(args.space)
     study = run_search(space, storage_url=args.storage, n_trials=args.n_trials, workers=args.workers,
-                       run_dir=_run_dir(space, args.run_dir), progress=not args.quiet)
+                       worker_index=args.worker_index, run_dir=_run_dir(space, args.run_dir), progress=not args.quiet)
     print(f"study {space.study}: {finished_count(study)} finished trials; "
           f"{len(study.best_trials)} on the Pareto front. Next: archlab pareto {args.space}"
           + (f" --storage {args.storage}" if args.storage else ""))
@@ -51,6 +51,9 @@ def register(sp) -> None:
                    "(default: RUN_DIR/study.db, or RUN_DIR/study.journal with --workers > 1)")
     s.add_argument("--n-trials", type=int, help="total finished trials wanted (default: the space's n_trials)")
     s.add_argument("--workers", type=int, default=1, help="worker processes on this machine")
+    s.add_argument("--worker-index", type=int, default=0,
+                   help="a distinct number per machine when several machines share one RDB storage "
+                        "(keeps their samplers from drawing the same configurations)")
     s.add_argument("--run-dir", help="folder for the study (default: runs/search/STUDY)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_search)

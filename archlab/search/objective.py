@@ -80,7 +80,11 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
                 trial.set_user_attr("latency_ms", ms)
                 values.append(ms)
             elif obj.name == "accuracy":
-                acc = (train_fn or _default_train)(spec, space.training, run_dir / "trials" / f"{trial.number:05d}")
+                # a retry of a killed trial (same params) trains in the original's folder, so it
+                # resumes from that trial's last checkpoint instead of starting over
+                attrs = trial.study._storage.get_trial_system_attrs(trial._trial_id)  # noqa: SLF001
+                folder = int(attrs.get("failed_trial", trial.number))
+                acc = (train_fn or _default_train)(spec, space.training, run_dir / "trials" / f"{folder:05d}")
                 if acc is None or not math.isfinite(acc):
                     raise RuntimeError(f"training returned no accuracy for trial {trial.number}")
                 trial.set_user_attr("accuracy", acc)

@@ -25,9 +25,21 @@ __all__ = ["make_sampler", "open_study", "run_search", "run_worker", "finished_c
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
-def make_sampler(space: SearchSpace):
+def sampler_seed(seed: int | None, salt: int) -> int | None:
+    """The seed a sampler process uses: the space's ``seed`` for the first process of a fresh
+    study (``salt`` 0), else a value derived from ``(seed, salt)``. ``salt`` combines the number
+    of trials already in the study and the worker index, so a resumed chunk or a second worker
+    does not replay the first process's random stream (which would sample the same
+    configurations again), while a given history still gives the same samples."""
+    if seed is None or salt == 0:
+        return seed
+    import numpy as np
+    return int(np.random.SeedSequence([int(seed), int(salt)]).generate_state(1)[0])
+
+
+def make_sampler(space: SearchSpace, salt: int = 0):
     cfg = space.sampler
-    kind, seed = cfg.get("type", "nsga2"), cfg.get("seed")
+    kind, seed = cfg.get("type", "nsga2"), sampler_seed(cfg.get("seed"), salt)
     if kind == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=int(cfg.get("population_size", 50)))
     if kind == "nsga3":
@@ -37,8 +49,10 @@ def make_sampler(space: SearchSpace):
     return optuna.samplers.RandomSampler(seed=seed)
 
 
-def open_study(space: SearchSpace, storage, *, enqueue: bool = True) -> optuna.Study:
-    """Create or load the study; on creation, enqueue the baselines as its first trials.
+def open_study(space: SearchSpace, storage, *, enqueue: bool = True, worker: int = 0) -> optuna.Study:
+    """Create or load the study; on creation, enqueue the baselines as its first trials. The
+    sampler is seeded from the space's seed, the trials already stored and ``worker``
+    (:func:`sampler_seed`).
 
     Budgets reach the samplers through ``trial.set_constraint`` (Optuna 5's replacement for
     ``constraints_func``); multi-objective studies get no pruner."""
@@ -57,6 +71,8 @@ def open_study(space: SearchSpace, storage, *, enqueue: bool = True) -> optuna.S
         raise ValueError(f"study {space.study!r} in this storage has objectives "
                          f"{study.user_attrs['objective_names']}, but the space asks for "
                          f"{[o.label for o in space.objectives]}: use another study name or storage")
+    started = sum(1 for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
+    study.sampler = make_sampler(space, started + 1_000_003 * int(worker))
     return study
 
 
@@ -65,9 +81,10 @@ def finished_count(study: optuna.Study) -> int:
 
 
 def run_worker(space: SearchSpace, storage, run_dir, n_trials: int, *, progress: bool = True,
-               train_fn=None, latency_fn=None) -> int:
-    """Run ``n_trials`` trials in this process (one at a time, recovering stale trials first)."""
-    study = open_study(space, storage)
+               train_fn=None, latency_fn=None, worker: int = 0) -> int:
+    """Run ``n_trials`` trials in this process (one at a time, recovering stale trials first);
+    ``worker`` tells concurrent workers' samplers apart (:func:`sampler_seed`)."""
+    study = open_study(space, storage, worker=worker)
     objective = make_objective(space, run_dir, train_fn=train_fn, latency_fn=latency_fn)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = None
@@ -88,8 +105,12 @@ def run_worker(space: SearchSpace, storage, run_dir, n_trials: int, *, progress:
 
 
 def run_search(space: SearchSpace, *, storage_url: str | None = None, n_trials: int | None = None,
-               workers: int = 1, run_dir: str | Path | None = None, progress: bool = True) -> optuna.Study:
-    """Run (or resume) the search until the study holds ``n_trials`` finished trials."""
+               workers: int = 1, run_dir: str | Path | None = None, progress: bool = True,
+               worker_index: int = 0) -> optuna.Study:
+    """Run (or resume) the search until the study holds ``n_trials`` finished trials.
+
+    ``worker_index``: for workers started by hand on several machines against one RDB storage,
+    a distinct number per machine (local workers get ``worker_index * workers + i``)."""
     run_dir = Path(run_dir or Path("runs") / "search" / space.study)
     run_dir.mkdir(parents=True, exist_ok=True)
     target = int(n_trials or space.n_trials)
@@ -103,13 +124,14 @@ def run_search(space: SearchSpace, *, storage_url: str | None = None, n_trials: 
     if remaining == 0:
         return study
     if workers <= 1:
-        run_worker(space, storage, run_dir, remaining, progress=progress)
+        run_worker(space, storage, run_dir, remaining, progress=progress, worker=worker_index)
         return study
     url = storage_url or (f"journal:{run_dir / 'study.journal'}")
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
     procs = [subprocess.Popen([sys.executable, "-m", "archlab.search.worker", space.source, "--storage", url,
-                               "--run-dir", str(run_dir), "--n-trials", str(n)])
-             for n in shares if n > 0]
+                               "--run-dir", str(run_dir), "--n-trials", str(n),
+                               "--worker", str(worker_index * workers + i)])
+             for i, n in enumerate(shares) if n > 0]
     codes = [p.wait() for p in procs]
     if any(codes):
         raise RuntimeError(f"{sum(1 for c in codes if c)} of {len(procs)} workers failed (exit codes {codes}); "

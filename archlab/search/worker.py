@@ -15,9 +15,11 @@ def main(argv=None) -> int:
     p.add_argument("--storage", required=True)
     p.add_argument("--run-dir", required=True)
     p.add_argument("--n-trials", type=int, required=True)
+    p.add_argument("--worker", type=int, default=0, help="worker index (seeds this worker's sampler apart)")
     a = p.parse_args(argv)
     space = SearchSpace.from_yaml(a.space)
-    run_worker(space, resolve_storage(a.storage, a.run_dir, workers=2), a.run_dir, a.n_trials, progress=False)
+    run_worker(space, resolve_storage(a.storage, a.run_dir, workers=2), a.run_dir, a.n_trials, progress=False,
+               worker=a.worker)
     return 0
 
 
