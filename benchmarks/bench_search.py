@@ -39,6 +39,23 @@ def screening(space: SearchSpace, n: int) -> tuple[float, int]:
     return n / (time.perf_counter() - t0), over
 
 
+def recorded(run_dir: Path, space_path: str) -> str:
+    """Trials per hour of a recorded search, from its trials' start/finish times."""
+    from archlab.search.storage import resolve_storage
+    space = SearchSpace.from_yaml(space_path)
+    study = optuna.load_study(study_name=space.study, storage=resolve_storage(f"sqlite:///{run_dir / 'study.db'}",
+                                                                               run_dir))
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.datetime_complete]
+    trained = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done
+               if t.user_attrs.get("feasible", True) and "accuracy" in t.user_attrs]
+    if not trained:
+        return f"recorded search {run_dir}: no trained trials yet"
+    med = statistics.median(trained)
+    return (f"recorded search {run_dir}: {len(trained)} trained trials, median {med:.0f} s per trial "
+            f"(min {min(trained):.0f}, max {max(trained):.0f}) = {3600 / med:.1f} trials/hour as run there "
+            f"({len(done) - len(trained)} over-budget trials took no training)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cost-space", default="studies/search_cost.yaml")
@@ -46,6 +63,9 @@ def main(argv=None) -> int:
     ap.add_argument("--candidates", type=int, default=500)
     ap.add_argument("--train-trials", type=int, default=2)
     ap.add_argument("--quick-train", action="store_true", help="16 training images, 1 epoch (a smoke run)")
+    ap.add_argument("--study-run", default=None,
+                    help="also summarise the trial wall times of a recorded search (its run folder, e.g. "
+                         "reports/search_train)")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -75,6 +95,8 @@ def main(argv=None) -> int:
                      f"{dict(tspace.training)})")
         lines.append(f"ratio screening/training: {statistics.median(rates) * dt:,.0f} candidates screened in the "
                      "time of one trained trial")
+    if a.study_run:
+        lines.append(recorded(Path(a.study_run), a.train_space))
     text = "\n".join(lines)
     print(text)
     if a.out:
