@@ -5,7 +5,8 @@ specs, and trains each of them, the search baselines and scaled Lite-HRNet-18 wi
 configuration (LSPET, same input size, epochs, batch, seed). Every run is resumable: run the
 command again after an interruption and finished runs are skipped, interrupted ones resumed.
 
-    python studies/retrain_selected.py --study studies/search_train.yaml --top 3 --epochs 8
+    python studies/retrain_selected.py --study studies/search_train.yaml --top 3 --epochs 3 --limit-train 4000
+    python studies/retrain_selected.py --only baselines   # while the search still runs (OMP_NUM_THREADS=1 each)
     python studies/retrain_selected.py ... --limit-train 64 --limit-val 32 --epochs 1 --out /tmp/rt  # smoke test
 """
 from __future__ import annotations
@@ -64,10 +65,11 @@ def main(argv=None) -> int:
     ap.add_argument("--study", default="studies/search_train.yaml")
     ap.add_argument("--run-dir", default=None, help="the search's run folder (default: reports/STUDY)")
     ap.add_argument("--top", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--limit-train", type=int, default=None)
+    ap.add_argument("--limit-train", type=int, default=4000,
+                    help="training images (default 4,000: 3.75x a search trial's 2 x 1,600 at 3 epochs)")
     ap.add_argument("--limit-val", type=int, default=None)
     ap.add_argument("--out", default=None, help="default: RUN_DIR/retrain")
     ap.add_argument("--only", choices=("all", "baselines", "candidates"), default="all",
