@@ -1,6 +1,6 @@
 """Retrain the searched candidates and the baselines under one longer budget, and compare.
 
-Picks the ``--top`` most accurate feasible trials on the search's Pareto front, writes their
+Picks the ``--top`` most accurate feasible searched trials (Pareto front first), writes their
 specs, and trains each of them, the search baselines and scaled Lite-HRNet-18 with the same
 configuration (LSPET, same input size, epochs, batch, seed). Every run is resumable: run the
 command again after an interruption and finished runs are skipped, interrupted ones resumed.
@@ -31,10 +31,11 @@ def _study_table(space: SearchSpace, run_dir: Path) -> pd.DataFrame:
 
 
 def candidates(space: SearchSpace, df: pd.DataFrame, top: int) -> dict[str, tuple]:
-    """The ``top`` most accurate non-baseline trials on the front: name -> (spec, proxy score)."""
+    """The ``top`` most accurate searched (non-baseline, feasible) trials on the front -- then,
+    if the front holds fewer, the most accurate of the rest: name -> (spec, proxy score)."""
     base = df["baseline"] if "baseline" in df else pd.Series(index=df.index, dtype=object)
-    front = df[df["pareto"] & base.isna()]
-    front = front.sort_values("accuracy", ascending=False).head(top)
+    pool = df[base.isna() & df["feasible"]]
+    front = pool.sort_values(["pareto", "accuracy"], ascending=[False, False]).head(top)
     out = {}
     for _, row in front.iterrows():
         params = {k[len("param_"):]: v for k, v in row.items() if k.startswith("param_") and pd.notna(v)}

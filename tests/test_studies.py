@@ -1,0 +1,107 @@
+"""The runnable studies and benchmarks, end to end on tiny budgets: an accuracy-in-the-loop search
+on real LSPET images, the retrain-and-compare step, the accuracy figures, and the two benchmark
+scripts (whose exit status says whether the analytic and fvcore totals agree)."""
+import importlib.util
+import math
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+import yaml
+
+from archlab.data.datasets import default_data_root
+from archlab.nets import zoo
+from archlab.plots import read_figure_data
+from archlab.search import SearchSpace, run_search
+from archlab.search.report import pareto_report
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = default_data_root()
+needs_lspet = pytest.mark.skipif(DATA is None or not (Path(DATA) / "lspet" / "joints.mat").is_file(),
+                                 reason="LSPET data not found (set ARCHLAB_DATA to the shared data folder)")
+
+
+def _load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def accuracy_search(tmp_path_factory):
+    """A 3-trial accuracy search (1 epoch on 8 LSPET images per trial) on a width-8 HRNet."""
+    tmp = tmp_path_factory.mktemp("acc")
+    base = tmp / "base.yaml"
+    zoo.hrnet(width=8, dataset="lspet", modules=(1, 1), blocks=1, input_size=(64, 64), name="tiny_base").to_yaml(base)
+    space_path = tmp / "space.yaml"
+    space_path.write_text(yaml.safe_dump({
+        "study": "t_acc", "base": str(base),
+        "knobs": {"width": {"low": 8, "high": 12, "step": 4}, "block.0": {"choices": ["basic", "scr"]}},
+        "objectives": ["accuracy", "params"],
+        "sampler": {"type": "nsga2", "seed": 0, "population_size": 4},
+        "baselines": [str(base)], "n_trials": 3,
+        "training": {"data": "lspet", "input_size": "64x64", "epochs": 1, "batch": 4, "limit_train": 8,
+                     "limit_val": 8, "workers": 0, "seed": 0},
+    }))
+    space = SearchSpace.from_yaml(space_path)
+    run_dir = tmp / "run"
+    study = run_search(space, run_dir=run_dir, progress=False)
+    return space_path, space, run_dir, study
+
+
+@needs_lspet
+def test_accuracy_search_trains_every_trial(accuracy_search):
+    _, _, run_dir, study = accuracy_search
+    done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert len(done) == 3
+    for t in done:
+        acc = t.values[0]
+        assert 0.0 <= acc <= 100.0 and t.user_attrs["accuracy"] == acc
+        metrics = pd.read_csv(run_dir / "trials" / f"{t.number:05d}" / "run" / "metrics.csv")
+        assert math.isclose(100 * metrics["val_PCK@0.2"].max(), acc)
+    assert done[0].user_attrs.get("baseline")
+
+
+@needs_lspet
+def test_accuracy_figures(accuracy_search, tmp_path):
+    _, space, _, study = accuracy_search
+    pareto_report(space, study, tmp_path)
+    data = read_figure_data(tmp_path / "accuracy_vs_params")
+    ax = data["axes"][0]
+    assert ax["xlabel"] == "parameters" and ("PCK" in ax["ylabel"] or "accuracy" in ax["ylabel"])
+    assert (tmp_path / "accuracy_vs_params.png").stat().st_size > 0
+
+
+@needs_lspet
+def test_retrain_selected_compares_candidates_and_baselines(accuracy_search, tmp_path):
+    space_path, _, run_dir, study = accuracy_search
+    mod = _load("retrain_selected", ROOT / "studies" / "retrain_selected.py")
+    args = ["--study", str(space_path), "--run-dir", str(run_dir), "--top", "1", "--epochs", "1",
+            "--limit-train", "8", "--limit-val", "8", "--batch", "4", "--workers", "0", "--out", str(tmp_path)]
+    assert mod.main(args + ["--only", "baselines"]) == 0
+    first = pd.read_csv(tmp_path / "comparison.csv")
+    assert sorted(first["model"]) == ["baseline_litehrnet_18", "baseline_tiny_base"]
+    # the baseline's proxy score is the one its enqueued trial got in the search
+    base_trial = next(t for t in study.trials if t.user_attrs.get("baseline"))
+    row = first.set_index("model").loc["baseline_tiny_base"]
+    assert math.isclose(row["search proxy PCK@0.2 (%)"], base_trial.values[0])
+    assert mod.main(args) == 0            # adds the candidate, skips the finished baselines
+    df = pd.read_csv(tmp_path / "comparison.csv")
+    assert len(df) == 3 and sum(m.startswith("trial") for m in df["model"]) == 1
+    assert (df["epochs"] == 1).all() and df["val PCK@0.2 (%)"].between(0, 100).all()
+    assert "--top 1 --epochs 1" in (tmp_path / "comparison.md").read_text()
+
+
+def test_bench_count_totals_agree(capsys):
+    mod = _load("bench_count", ROOT / "benchmarks" / "bench_count.py")
+    assert mod.main(["--model", "hrnet_w18_coco", "--repeats", "1", "--analytic-repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "totals equal: True" in out and "speed ratio fvcore / analytic" in out
+
+
+def test_bench_search_screening(capsys):
+    mod = _load("bench_search", ROOT / "benchmarks" / "bench_search.py")
+    assert mod.main(["--candidates", "20", "--train-trials", "0"]) == 0
+    assert "candidate specs/s" in capsys.readouterr().out
