@@ -43,6 +43,24 @@ REPORTS = [
     Report("latency_breakdown", "search_cost/latency_breakdown.md", "does SDHRNet's 36% MAC cut buy a matching CPU "
            "latency cut, and which blocks eat the difference", "python studies/latency_breakdown.py --out "
            "reports/search_cost", None),
+    Report("search_train", "search_train/", "accuracy-in-the-loop NSGA-II search (2-epoch LSPET runs at 128x96): "
+           "accuracy vs parameters / multiply-adds / CPU latency, front, hypervolume, bubble chart with the "
+           "paper's points",
+           "archlab search studies/search_train.yaml --run-dir reports/search_train && archlab pareto "
+           "studies/search_train.yaml --run-dir reports/search_train --out reports/search_train --latency-sample 12",
+           "archlab pareto studies/search_train.yaml --run-dir reports/search_train --out reports/search_train",
+           "search_train/study.db"),
+    Report("search_train_retrain", "search_train/retrain/comparison.md", "the searched candidates retrained longer "
+           "next to scaled HRNet, SDHRNet and Lite-HRNet baselines under the same budget; proxy-vs-retrained rank "
+           "correlation",
+           "python studies/retrain_selected.py --study studies/search_train.yaml --top 3 --epochs 3 "
+           "--limit-train 4000", None),
+    Report("bench_train", "bench_train.txt", "training throughput, data-wait share and GFLOP/s efficiency of the "
+           "zoo models on CPU (table: bench_train.csv)", "python benchmarks/bench_train.py --steps 10 --batch 16 --out reports/bench_train.csv > reports/bench_train.txt", None),
+    Report("bench_search", "bench_search.txt", "analytic screening throughput (specs/s incl. budget checks) and "
+           "trials/hour of the accuracy search",
+           "python benchmarks/bench_search.py --train-trials 1 --study-run reports/search_train "
+           "--out reports/bench_search.txt", None),
     Report("lspet_train", "lspet_train/", "Lite-HRNet-18 trained on LSPET at 128x96 on CPU: learning curve, "
            "PCK@0.2/PCKh@0.5 vs the mean-pose baseline, predicted skeletons, checkpoint",
            "python studies/train_lspet.py --flip-test", "python studies/train_lspet.py --report-only --flip-test",
