@@ -185,6 +185,35 @@ def test_retry_of_a_killed_trial_trains_in_its_folder(tmp_path):
     assert folders == ["00000", "00000", "00002"]
 
 
+def test_duplicate_networks_are_trained_once(tmp_path):
+    """Two trials that build the same network (here: identical knobs, and knobs that differ only
+    in DASP rates under a simple head) reuse the first one's score instead of training again."""
+    from archlab.search.objective import make_objective
+    space = SearchSpace.from_yaml(write_space(tmp_path, study="t_dup", objectives=["accuracy", "params"],
+                                              knobs={"width": {"low": 8, "high": 12, "step": 4},
+                                                     "head": {"choices": ["simple", "dasp"]},
+                                                     "dasp_rates": {"choices": [[1, 2], [1, 3]]}},
+                                              constraints={}, baselines=[], n_trials=4))
+    calls = []
+
+    def train_fn(spec, options, trial_dir):
+        calls.append(trial_dir.name)
+        return 40.0 + len(calls)
+
+    study = optuna.create_study(study_name="t_dup", storage=f"sqlite:///{tmp_path / 's.db'}",
+                                directions=["maximize", "minimize"])
+    for params in ({"width": 8, "head": "simple", "dasp_rates": "[1, 2]"},
+                   {"width": 8, "head": "simple", "dasp_rates": "[1, 2]"},
+                   {"width": 8, "head": "simple", "dasp_rates": "[1, 3]"},
+                   {"width": 8, "head": "dasp", "dasp_rates": "[1, 3]"}):
+        study.enqueue_trial(params)
+    study.optimize(make_objective(space, tmp_path, train_fn=train_fn), n_trials=4)
+    assert calls == ["00000", "00003"]
+    t = study.trials
+    assert [x.user_attrs.get("duplicate_of") for x in t] == [None, 0, 0, None]
+    assert t[1].values == t[2].values == t[0].values == [41.0, t[0].values[1]] and t[3].values[0] == 42.0
+
+
 def _check_front(study):
     df = trials_table(study)
     feas = df[df["feasible"]]

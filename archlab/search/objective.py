@@ -36,6 +36,24 @@ def constraint_values(space: SearchSpace, cost: dict) -> list[float]:
     return out
 
 
+def network_key(spec, training: dict) -> str:
+    """A digest of the network (its spec without the name) and the training options: two trials
+    with the same key train the same network the same way."""
+    import hashlib
+    import json
+    text = spec.replace(name="_").to_yaml() + json.dumps(training, sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def _trained_twin(trial: optuna.Trial, key: str):
+    """A finished trial of the same study whose network and training match ``key`` and that
+    has an accuracy, or None."""
+    for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        if t.user_attrs.get("network_key") == key and "accuracy" in t.user_attrs:
+            return t
+    return None
+
+
 def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, latency_fn=None):
     """The Optuna objective for ``space``.
 
@@ -67,6 +85,8 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
         trial.set_user_attr("constraints", cons)
         feasible = all(v <= 0 for v in cons)
         trial.set_user_attr("feasible", feasible)
+        key = network_key(spec, space.training)
+        trial.set_user_attr("network_key", key)
         values = []
         for obj in space.objectives:
             if obj.name == "params":
@@ -79,6 +99,13 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
                 ms = (latency_fn or _default_latency)(spec, space.latency)
                 trial.set_user_attr("latency_ms", ms)
                 values.append(ms)
+            elif obj.name == "accuracy" and (prev := _trained_twin(trial, key)) is not None:
+                # the same network and training options were trained already (NSGA-II breeds
+                # duplicates; knobs such as dasp_rates do not matter under a simple head):
+                # training is deterministic for a seed, so the score is reused, not re-earned
+                trial.set_user_attr("duplicate_of", prev.number)
+                trial.set_user_attr("accuracy", prev.user_attrs["accuracy"])
+                values.append(prev.user_attrs["accuracy"])
             elif obj.name == "accuracy":
                 # a retry of a killed trial (same params) trains in the original's folder, so it
                 # resumes from that trial's last checkpoint instead of starting over
