@@ -7,11 +7,15 @@ command again after an interruption and finished runs are skipped, interrupted o
 
     python studies/retrain_selected.py --study studies/search_train.yaml --top 3 --epochs 3 --limit-train 4000
     python studies/retrain_selected.py --only baselines   # while the search still runs (OMP_NUM_THREADS=1 each)
+
+Two copies may run at once (e.g. one per core with ``OMP_NUM_THREADS=1``): each run folder is
+claimed with a lock file, so they share the list instead of training the same network twice.
     python studies/retrain_selected.py ... --limit-train 64 --limit-val 32 --epochs 1 --out /tmp/rt  # smoke test
 """
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import optuna
@@ -51,6 +55,28 @@ def baseline_scores(df: pd.DataFrame) -> dict[str, float]:
         return {}
     rows = df[df["baseline"].notna()]
     return {str(b): float(a) for b, a in zip(rows["baseline"], rows["accuracy"])}
+
+
+def _claim(d: Path) -> bool:
+    """Take ``d/train.lock`` for this process (so two copies of this script can share the list);
+    a lock left by a dead process is taken over."""
+    lock = d / "train.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(lock.read_text()), 0)
+                return False                    # held by a live process
+            except ProcessLookupError:
+                lock.unlink(missing_ok=True)    # stale: its process is gone
+                continue
+            except (ValueError, PermissionError, FileNotFoundError):
+                return False                    # being written or released right now: leave it
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        return True
+    return False
 
 
 def _summary(run: Path) -> dict:
@@ -100,10 +126,16 @@ def main(argv=None) -> int:
         if (d / "run" / "metrics.csv").exists() and not (d / "run" / "last.pt").exists() \
                 and _summary(d / "run")["epochs"] >= a.epochs:
             continue                            # finished in an earlier checkout (checkpoints are not committed)
-        cfg = TrainConfig(model=str(d / "spec.yaml"), data="lspet", input_size=size, epochs=a.epochs, batch=a.batch,
-                          workers=a.workers, limit_train=a.limit_train, limit_val=a.limit_val, out=str(d / "run"),
-                          resume=(d / "run" / "last.pt").exists(), seed=0)
-        train(cfg)
+        if not _claim(d):
+            print(f"{name}: being trained by another process (lock {d / 'train.lock'}), skipped")
+            continue
+        try:
+            cfg = TrainConfig(model=str(d / "spec.yaml"), data="lspet", input_size=size, epochs=a.epochs,
+                              batch=a.batch, workers=a.workers, limit_train=a.limit_train, limit_val=a.limit_val,
+                              out=str(d / "run"), resume=(d / "run" / "last.pt").exists(), seed=0)
+            train(cfg)
+        finally:
+            (d / "train.lock").unlink(missing_ok=True)
     proxy = {f"trial{int(t):04d}": float(v) for t, v in zip(df["trial"], df["accuracy"])}
     proxy.update({f"baseline_{archlab.resolve_spec(b).name}": v for b, v in baseline_scores(df).items()})
     rows = []
