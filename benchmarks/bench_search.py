@@ -69,7 +69,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    lines = [f"# bench_search ({platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads)"]
+    import os
+    lines = [f"# bench_search ({platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
+             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at start)"]
     space = SearchSpace.from_yaml(a.cost_space)
     rates = []
     for _ in range(3):
