@@ -39,6 +39,8 @@ def candidates(space: SearchSpace, df: pd.DataFrame, top: int) -> dict[str, tupl
     if the front holds fewer, the most accurate of the rest: name -> (spec, proxy score)."""
     base = df["baseline"] if "baseline" in df else pd.Series(index=df.index, dtype=object)
     pool = df[base.isna() & df["feasible"]]
+    knobs = [c for c in pool.columns if c.startswith("param_")]
+    pool = pool.drop_duplicates(subset=knobs)      # NSGA-II may breed the same configuration twice
     front = pool.sort_values(["pareto", "accuracy"], ascending=[False, False]).head(top)
     out = {}
     for _, row in front.iterrows():
