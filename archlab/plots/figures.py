@@ -38,6 +38,12 @@ def save_figure(fig, path: str | Path, data: dict) -> list[Path]:
     return out
 
 
+def short_name(label) -> str:
+    """A point label: a spec path (``studies/specs/x.yaml``) becomes its stem (``x``)."""
+    text = str(label)
+    return Path(text).stem if text.endswith((".yaml", ".yml")) else text
+
+
 def read_figure_data(path: str | Path) -> dict:
     return json.loads(Path(path).with_suffix(".json").read_text())
 
@@ -57,7 +63,8 @@ def pareto_scatter(df: pd.DataFrame, x: str, y: str, path, *, xlabel: str, ylabe
     if label_col and label_col in df:
         for _, r in df[df[label_col].notna()].iterrows():
             ax.scatter([r[x]], [r[y]], marker="*", s=160, c="#00798c", zorder=5)
-            ax.annotate(str(r[label_col]), (r[x], r[y]), xytext=(5, 5), textcoords="offset points", fontsize=8)
+            ax.annotate(short_name(r[label_col]), (r[x], r[y]), xytext=(5, 5), textcoords="offset points",
+                        fontsize=8)
     if logx:
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
@@ -79,7 +86,7 @@ def bubble_chart(ours: pd.DataFrame, path, *, dataset: str = "coco", x: str = "g
     rather than one misleading shared axis."""
     ref = paper_points(dataset).dropna(subset=["gflops"])
     sns.set_theme(style="whitegrid", context="notebook")
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 5), sharex=True)
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(13, 5), sharex=True, gridspec_kw={"wspace": 0.3})
     scale = 30.0
     ax0.scatter(ref["gflops"], ref["score"], s=ref["params_m"] * scale, c="#bbbbbb", alpha=0.6,
                 edgecolors="#555555", label="paper Tables 1-2")
