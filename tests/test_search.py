@@ -172,12 +172,15 @@ def test_retry_of_a_killed_trial_trains_in_its_folder(tmp_path):
 
     def train_fn(spec, options, trial_dir):
         folders.append(trial_dir.name)
+        if len(folders) == 1:
+            raise RuntimeError("worker killed")      # the original trial fails
         return 50.0
 
     study = optuna.create_study(study_name="t_retry", storage=f"sqlite:///{tmp_path / 's.db'}",
                                 directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(0))
     objective = make_objective(space, tmp_path, train_fn=train_fn)
-    study.optimize(objective, n_trials=1)
+    study.optimize(objective, n_trials=1, catch=(RuntimeError,))
+    assert study.trials[0].state == optuna.trial.TrialState.FAIL
     study.enqueue_trial(study.trials[0].params)
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))[-1]
     study._storage.set_trial_system_attr(waiting._trial_id, "failed_trial", 0)  # noqa: SLF001
