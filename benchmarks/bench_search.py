@@ -41,10 +41,9 @@ def screening(space: SearchSpace, n: int) -> tuple[float, int]:
 
 def recorded(run_dir: Path, space_path: str) -> str:
     """Trials per hour of a recorded search, from its trials' start/finish times."""
-    from archlab.search.storage import resolve_storage
+    from archlab.search.storage import load_run_study
     space = SearchSpace.from_yaml(space_path)
-    study = optuna.load_study(study_name=space.study, storage=resolve_storage(f"sqlite:///{run_dir / 'study.db'}",
-                                                                               run_dir))
+    study = load_run_study(space, run_dir)
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE and t.datetime_complete]
     trained = [(t.datetime_complete - t.datetime_start).total_seconds() for t in done
                if t.user_attrs.get("feasible", True) and "accuracy" in t.user_attrs]

@@ -18,36 +18,27 @@ import argparse
 import os
 from pathlib import Path
 
-import optuna
 import pandas as pd
 
 import archlab
 from archlab.search import SearchSpace, trials_table
+from archlab.search.pareto import distinct_configs
 from archlab.search.report import _Fixed
-from archlab.search.storage import resolve_storage
+from archlab.search.storage import load_run_study
 from archlab.train import TrainConfig, train
 
 
-def _study_table(space: SearchSpace, run_dir: Path) -> pd.DataFrame:
-    study = optuna.load_study(study_name=space.study, storage=resolve_storage(
-        f"sqlite:///{run_dir / 'study.db'}", run_dir))
-    return trials_table(study)
-
-
-def candidates(space: SearchSpace, df: pd.DataFrame, top: int) -> dict[str, tuple]:
-    """The ``top`` most accurate searched (non-baseline, feasible) trials on the front -- then,
-    if the front holds fewer, the most accurate of the rest: name -> (spec, proxy score)."""
+def candidates(space: SearchSpace, df: pd.DataFrame, top: int) -> dict[str, archlab.NetworkSpec]:
+    """The ``top`` most accurate searched (non-baseline, feasible, distinct) trials on the front
+    -- then, if the front holds fewer, the most accurate of the rest: name -> spec."""
     base = df["baseline"] if "baseline" in df else pd.Series(index=df.index, dtype=object)
-    pool = df[base.isna() & df["feasible"]]
-    knobs = [c for c in pool.columns if c.startswith("param_")]
-    pool = pool.drop_duplicates(subset=knobs)      # NSGA-II may breed the same configuration twice
+    pool = distinct_configs(df[base.isna() & df["feasible"]])
     front = pool.sort_values(["pareto", "accuracy"], ascending=[False, False]).head(top)
     out = {}
     for _, row in front.iterrows():
         params = {k[len("param_"):]: v for k, v in row.items() if k.startswith("param_") and pd.notna(v)}
         values = {k.name: k.suggest(_Fixed(params)) for k in space.knobs}
-        out[f"trial{int(row['trial']):04d}"] = (
-            space.apply(values, name=f"{space.study}_trial{int(row['trial'])}"), float(row["accuracy"]))
+        out[f"trial{int(row['trial']):04d}"] = space.apply(values, name=f"{space.study}_trial{int(row['trial'])}")
     return out
 
 
@@ -110,18 +101,17 @@ def main(argv=None) -> int:
     out = Path(a.out or run_dir / "retrain")
     out.mkdir(parents=True, exist_ok=True)
     size = space.base_spec().input_size
-    df = _study_table(space, run_dir)
-    nets = {}                                   # name -> (spec, proxy score or None)
+    df = trials_table(load_run_study(space, run_dir))
+    nets = {}                                   # name -> spec
     if a.only != "baselines":
         nets.update(candidates(space, df, a.top))
     if a.only != "candidates":
-        scores = baseline_scores(df)
         for b in space.baselines:
             spec = archlab.resolve_spec(b)
-            nets[f"baseline_{spec.name}"] = (spec, scores.get(b))
-        nets["baseline_litehrnet_18"] = (archlab.get_spec("litehrnet_18_coco").replace(
-            name="litehrnet_18_lspet", num_joints=14, input_size=size), None)
-    for name, (spec, _) in nets.items():
+            nets[f"baseline_{spec.name}"] = spec
+        nets["baseline_litehrnet_18"] = archlab.get_spec("litehrnet_18_coco").replace(
+            name="litehrnet_18_lspet", num_joints=14, input_size=size)
+    for name, spec in nets.items():
         d = out / name
         d.mkdir(parents=True, exist_ok=True)
         spec.to_yaml(d / "spec.yaml")

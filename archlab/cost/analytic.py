@@ -236,7 +236,7 @@ class _Seq:
         self._run.extend(ops)
 
     def __iadd__(self, ops) -> "_Seq":
-        self._run.extend(ops)
+        self.extend(ops)
         return self
 
     def leaf(self, prefix: str | None, body: tuple, summary: tuple) -> None:
@@ -282,16 +282,16 @@ _BLOCK_MEMO_MAX = 8192
 def _memo(key, compute):
     try:
         hit = _BLOCK_MEMO.get(key)
-    except TypeError:          # an unhashable option value: no memo
-        r = compute()
-        body = tuple(r)
-        return body, _summarise(body), r.out
+    except TypeError:          # an unhashable option value: computed, not memoised
+        key = hit = None
     if hit is None:
         r = compute()
         body = tuple(r)
-        if len(_BLOCK_MEMO) >= _BLOCK_MEMO_MAX:
-            _BLOCK_MEMO.clear()
-        hit = _BLOCK_MEMO[key] = (body, _summarise(body), r.out)
+        hit = (body, _summarise(body), r.out)
+        if key is not None:
+            if len(_BLOCK_MEMO) >= _BLOCK_MEMO_MAX:
+                _BLOCK_MEMO.clear()
+            _BLOCK_MEMO[key] = hit
     return hit
 
 
@@ -315,12 +315,12 @@ def _module_segment(shapes: list, stage, multiscale_output: bool, transition: st
     key = (tuple(shapes), stage.block, tuple(sorted(stage.block_options.items())), stage.widths, stage.num_blocks,
            stage.fuse, bool(multiscale_output), transition, fuse_forward)
     try:
-        try:
-            hash(key)
-        except TypeError:          # an unhashable option value: compute directly
-            children, outs, summary = _module_cost_raw(*key)
-        else:
-            children, outs, summary = _module_cost_cached(*key)
+        hash(key)
+        compute = _module_cost_cached
+    except TypeError:              # an unhashable option value: compute directly
+        compute = _module_cost_raw
+    try:
+        children, outs, summary = compute(*key)
     except ValueError as e:
         raise ValueError(f"{prefix}: {e}") from None
     return (prefix, children, summary, True), list(outs)

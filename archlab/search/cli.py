@@ -23,21 +23,12 @@ def cmd_search(args) -> int:
 
 
 def cmd_pareto(args) -> int:
-    import optuna
-
     from .report import pareto_report
     from .space import SearchSpace
-    from .storage import resolve_storage
+    from .storage import load_run_study
     space = SearchSpace.from_yaml(args.space)
     run_dir = _run_dir(space, args.run_dir)
-    url = args.storage
-    if url is None:
-        url = f"journal:{run_dir / 'study.journal'}" if (run_dir / "study.journal").exists() \
-            else f"sqlite:///{run_dir / 'study.db'}"
-        if not (run_dir / "study.journal").exists() and not (run_dir / "study.db").exists():
-            raise FileNotFoundError(f"no study storage in {run_dir} (run `archlab search {args.space}` first, "
-                                    "or pass --storage/--run-dir)")
-    study = optuna.load_study(study_name=space.study, storage=resolve_storage(url, run_dir))
+    study = load_run_study(space, run_dir, args.storage)
     files = pareto_report(space, study, Path(args.out or run_dir / "pareto"), latency_sample=args.latency_sample)
     for k, v in files.items():
         print(f"{k:>24}: {v}")

@@ -6,7 +6,7 @@ import pandas as pd
 import optuna
 from optuna.trial import TrialState
 
-__all__ = ["pareto_mask", "trials_table", "hypervolume_history"]
+__all__ = ["pareto_mask", "trials_table", "hypervolume_history", "distinct_configs"]
 
 
 def pareto_mask(values, directions) -> np.ndarray:
@@ -77,3 +77,10 @@ def hypervolume_history(df: pd.DataFrame, objectives: list[str], directions: lis
         hv.append(float(compute_hypervolume(np.unique(front, axis=0), reference)) if len(front) else 0.0)
         out.append(int(feas["trial"].iloc[i]))
     return pd.DataFrame({"trial": out, "hypervolume": hv})
+
+
+def distinct_configs(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (a :func:`trials_table`) with one row per knob setting, the first trial of each
+    (NSGA-II may breed the same configuration twice)."""
+    knobs = [c for c in df.columns if c.startswith("param_")]
+    return df.drop_duplicates(subset=knobs) if knobs else df

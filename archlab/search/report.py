@@ -8,7 +8,7 @@ import pandas as pd
 
 from ..plots import bubble_chart, hypervolume_plot, pareto_scatter
 from ..plots.figures import short_name
-from .pareto import hypervolume_history, pareto_mask, trials_table
+from .pareto import distinct_configs, hypervolume_history, pareto_mask, trials_table
 from .space import SearchSpace
 
 __all__ = ["pareto_report", "measure_sample_latency", "AXIS_LABELS"]
@@ -106,9 +106,8 @@ def pareto_report(space: SearchSpace, study, out_dir: str | Path, *, latency_sam
             files[f"{acc}_vs_{c}"] = pareto_scatter(df, c, acc, out / f"accuracy_vs_{c.split('[')[0]}",
                                                     xlabel=_label(c), ylabel=_label(acc), logx=True,
                                                     title=f"{space.study}: accuracy vs {c}")[0]
-        knobs = [c for c in df.columns if c.startswith("param_")]
         base = df["baseline"] if "baseline" in df else pd.Series(index=df.index, dtype=object)
-        front = df[df["pareto"] & base.isna()].drop_duplicates(subset=knobs or None)
+        front = distinct_configs(df[df["pareto"] & base.isna()])
         ours = pd.concat([front.assign(name="t" + front["trial"].astype(str)),
                           df[base.notna()].assign(name=[short_name(b) for b in base.dropna()])])
         gcol = next((c for c in names if c.startswith("macs[")), None)

@@ -23,7 +23,8 @@ from optuna.storages import JournalStorage, RDBStorage, RetryHeartbeatStaleTrial
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
-__all__ = ["resolve_storage", "describe_storage", "recover_stale_trials", "mark_worker", "WORKER_ATTR"]
+__all__ = ["resolve_storage", "describe_storage", "recover_stale_trials", "mark_worker", "WORKER_ATTR",
+           "load_run_study"]
 
 WORKER_ATTR = "archlab_worker"
 
@@ -107,3 +108,16 @@ def recover_stale_trials(study: optuna.Study, max_retry: int = 2) -> list[int]:
             waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))[-1]
             study._storage.set_trial_system_attr(waiting._trial_id, "failed_trial", root)  # noqa: SLF001
     return failed
+
+
+def load_run_study(space, run_dir: str | Path, url: str | None = None) -> optuna.Study:
+    """The study of ``space`` as ``archlab search`` stored it: ``url`` if given, else the run
+    folder's ``study.journal`` or ``study.db``."""
+    run_dir = Path(run_dir)
+    if url is None:
+        journal, db = run_dir / "study.journal", run_dir / "study.db"
+        if not journal.exists() and not db.exists():
+            raise FileNotFoundError(f"no study storage in {run_dir} (run `archlab search {space.source}` first, "
+                                    "or pass --storage/--run-dir)")
+        url = f"journal:{journal}" if journal.exists() else f"sqlite:///{db}"
+    return optuna.load_study(study_name=space.study, storage=resolve_storage(url, run_dir))
