@@ -102,6 +102,27 @@ def test_lspet_parsing_and_splits(data_root, lspet_train, lspet_val):
     assert ((lspet_train.joints[..., 2] > 0).sum(1) >= 4).all()
 
 
+def test_lspet_protocol_splits_are_disjoint_fixed_and_cover_the_data(data_root):
+    from archlab.data import LSPET_PROTOCOL_SPLITS
+    sets = {s: LSPETDataset(data_root / "lspet", s, (128, 96)) for s in LSPET_PROTOCOL_SPLITS}
+    ids = {s: set(ds.image_ids) for s, ds in sets.items()}
+    assert {s: len(v) for s, v in ids.items()} == {"fit": 7000, "search_val": 1000, "report_test": 1000}
+    assert not ids["fit"] & ids["search_val"] and not ids["fit"] & ids["report_test"]
+    assert not ids["search_val"] & ids["report_test"]
+    assert ids["fit"] | ids["search_val"] | ids["report_test"] == set(range(1, 9001))
+    # fixed: the report-test images are LSPET's images 8001-9000 (the legacy 'val' images)
+    assert min(ids["report_test"]) == 8001 and max(ids["search_val"]) == 8000
+    assert sets["fit"].train and not sets["search_val"].train and not sets["report_test"].train
+    with pytest.raises(ValueError, match="unknown LSPET split 'test'"):
+        LSPETDataset(data_root / "lspet", "test", (128, 96))
+
+
+def test_lspet_protocol_split_needs_all_images(tmp_path):
+    folder = _make_lspet_folder(tmp_path / "lsp", n=3)
+    with pytest.raises(ValueError, match="needs images 7001-8000"):
+        LSPETDataset(folder, "search_val", (128, 96))
+
+
 def test_lspet_box_from_visible_joints(lspet_val):
     ar = INPUT[1] / INPUT[0]
     for k in (0, 5, 500):

@@ -49,7 +49,7 @@ from .joints import DatasetInfo, get_dataset_info
 from .transforms import (affine_points, box_to_center_scale, fix_aspect_ratio, get_affine_transform,
                          sample_augmentation, warp_image)
 
-__all__ = ["DatasetError", "default_data_root", "TopDownDataset", "LSPETDataset",
+__all__ = ["DatasetError", "default_data_root", "TopDownDataset", "LSPETDataset", "LSPET_PROTOCOL_SPLITS",
            "COCOKeypointDataset", "MPIIDataset", "build_dataset", "box_from_joints",
            "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -280,6 +280,12 @@ class TopDownDataset(torch.utils.data.Dataset):
                 f"train={self.train}, skipped={self.skipped})")
 
 
+#: The search protocol's fixed, disjoint LSPET splits as 0-based ``[start, stop)`` image ranges.
+#: ``fit`` trains, ``search_val`` is all a search or a selection step may score on, and
+#: ``report_test`` is scored once per final model (it holds the same images as the legacy ``val``).
+LSPET_PROTOCOL_SPLITS = {"fit": (0, 7000), "search_val": (7000, 8000), "report_test": (8000, 9000)}
+
+
 class LSPETDataset(TopDownDataset):
     """Leeds Sports Pose Extended: ``root/images/im00001.jpg ...`` + ``root/joints.mat``.
 
@@ -287,18 +293,22 @@ class LSPETDataset(TopDownDataset):
     (1 = annotated). Coordinates become 0-based; unannotated joints get (0, 0, 0). The person box
     is the extent of the visible joints, aspect-fixed to ``input_size`` and padded ``padding``x.
 
-    ``split``: ``'train'`` = images 1..``num_train`` (8000), ``'val'`` = the rest, ``'all'``;
-    ``indices`` (0-based image indices) overrides it. ``train`` defaults to ``split == 'train'``.
+    ``split``: ``'train'`` = images 1..``num_train`` (8000), ``'val'`` = the rest, ``'all'``, or one
+    of the three disjoint, fixed splits of the search protocol (:data:`LSPET_PROTOCOL_SPLITS`):
+    ``'fit'`` = images 1-7000 (training), ``'search_val'`` = 7001-8000 (every search and selection
+    step), ``'report_test'`` = 8001-9000 (scored once per final model). ``indices`` (0-based image
+    indices) overrides it. ``train`` defaults to ``split in ('train', 'fit')``.
     """
 
     NUM_JOINTS = 14
+    SPLITS = ("train", "val", "all") + tuple(LSPET_PROTOCOL_SPLITS)
 
     def __init__(self, root, split: str = "train", input_size=(256, 192), train: bool | None = None,
                  indices=None, *, num_train: int = 8000, image_pattern: str = "im{:05d}.jpg",
                  skip_bad: bool = False, verify_images: bool | None = None, **kwargs):
-        if split not in ("train", "val", "all"):
-            raise ValueError(f"split must be 'train', 'val' or 'all', got {split!r}")
-        super().__init__("lspet", input_size, split == "train" if train is None else train,
+        if split not in self.SPLITS:
+            raise ValueError(f"unknown LSPET split {split!r}; choose one of {', '.join(self.SPLITS)}")
+        super().__init__("lspet", input_size, split in ("train", "fit") if train is None else train,
                          skip_bad=skip_bad, **kwargs)
         self.root = _require(Path(root), "folder")
         self.split = split
@@ -314,6 +324,11 @@ class LSPETDataset(TopDownDataset):
             idx = np.arange(min(num_train, n_total))
         elif split == "val":
             idx = np.arange(min(num_train, n_total), n_total)
+        elif split in LSPET_PROTOCOL_SPLITS:
+            lo, hi = LSPET_PROTOCOL_SPLITS[split]
+            if hi > n_total:
+                raise ValueError(f"split {split!r} needs images {lo + 1}-{hi}, but {mat_file} has {n_total}")
+            idx = np.arange(lo, hi)
         else:
             idx = np.arange(n_total)
         self.indices = idx

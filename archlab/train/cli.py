@@ -49,6 +49,8 @@ def register(subparsers) -> None:
     _optional(t, "--val-every", type=int, help="validate every N epochs (default 1; always after the last)")
     _optional(t, "--checkpoint-every", type=int, help="also write last.pt every N steps (default 100; 0: off)")
     t.add_argument("--flip-test", action="store_true", default=None, help="flip test during validation")
+    _optional(t, "--train-split", help="split to train on (default train; LSPET protocol: fit)")
+    _optional(t, "--val-split", help="split to validate and pick best.pt on (default val; LSPET protocol: search_val)")
     _optional(t, "--out", help="run folder (default runs/<model name>)")
     t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/last.pt")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -60,7 +62,8 @@ def register(subparsers) -> None:
     e.add_argument("checkpoint", help="checkpoint file")
     _optional(e, "--data", choices=("lspet", "coco", "mpii"), help="dataset (default: the checkpoint's)")
     _optional(e, "--data-root", help="shared data folder or a dataset folder")
-    e.add_argument("--split", default="val", help="val (default), train or all (LSPET)")
+    e.add_argument("--split", default="val", help="val (default), train, all; LSPET's protocol splits: fit, "
+                   "search_val, report_test")
     _optional(e, "--input", help="input size HEIGHTxWIDTH (default: the checkpoint's)")
     e.add_argument("--flip-test", action="store_true", help="average with the mirrored image")
     _optional(e, "--out", help="write COCO-format predictions (JSON) here; metrics go beside it")
@@ -98,7 +101,8 @@ def config_from_args(args):
               "channels_last": "channels_last", "max_steps_per_epoch": "max_steps_per_epoch",
               "limit_train": "limit_train", "limit_val": "limit_val", "val_every": "val_every",
               "checkpoint_every": "checkpoint_every", "flip_test": "flip_test", "out": "out",
-              "resume": "resume", "stop_epoch": "stop_epoch"}
+              "resume": "resume", "stop_epoch": "stop_epoch", "train_split": "train_split",
+              "val_split": "val_split"}
     for a, f in simple.items():
         v = getattr(args, a, None)
         if v is not None:

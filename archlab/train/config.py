@@ -58,6 +58,8 @@ class TrainConfig:
     ``torch.use_deterministic_algorithms`` (augmentation and shuffling are always seeded).
     ``stop_epoch`` ends this invocation after that many epochs (chunked runs: the learning-rate
     schedule still follows ``epochs``; continue with ``resume=True``). ``batch`` is per process.
+    ``train_split`` / ``val_split`` name the dataset's splits to train on and to validate (and
+    pick ``best.pt``) on: LSPET's search protocol uses ``fit`` / ``search_val``.
     """
 
     model: str = "litehrnet_18_coco"
@@ -87,6 +89,8 @@ class TrainConfig:
     sigma: float = 2.0
     progress: bool = True
     stop_epoch: int | None = None
+    train_split: str = "train"
+    val_split: str = "val"
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -111,6 +115,10 @@ class TrainConfig:
         for name in ("lr", "gamma", "sigma"):
             self._float(name, positive=True)
         self._float("weight_decay", positive=False)
+        for name in ("train_split", "val_split"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ConfigError(f"{name}: expected a split name such as 'train' or 'search_val', "
+                                  f"got {getattr(self, name)!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"device: expected one of {', '.join(DEVICES)}, got {self.device!r}")
         for name in ("amp", "channels_last", "deterministic", "flip_test", "resume", "progress"):

@@ -243,7 +243,7 @@ def train(config: TrainConfig, *, stop_after_steps: int | None = None) -> dict:
         _set_determinism(cfg, device)
 
         info = get_dataset_info(cfg.data)
-        train_split, val_split = ("train", "val")
+        train_split, val_split = cfg.train_split, cfg.val_split
         train_ds = open_dataset(cfg.data, cfg.data_root, train_split, cfg.input_size, train=True, sigma=cfg.sigma)
         val_ds = open_dataset(cfg.data, cfg.data_root, val_split, cfg.input_size, train=False, sigma=cfg.sigma)
         train_set = SeededSamples(IndexSubset(train_ds, cfg.limit_train), cfg.seed)
