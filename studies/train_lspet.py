@@ -131,6 +131,13 @@ def skeleton_picture(preds: list, val_ds, path: Path, k: int) -> None:
     plt.close(fig)
 
 
+def _n_params(ck) -> int:
+    """Trainable parameters of a checkpoint's network (its spec, counted analytically), not the
+    state dict's floating-point entries, which also hold BatchNorm's running statistics."""
+    from archlab import NetworkSpec, count
+    return count(NetworkSpec.from_yaml(ck["spec"])).params
+
+
 def report(a, cfg: TrainConfig) -> dict:
     run, rep = Path(cfg.out), Path(a.report)
     rep.mkdir(parents=True, exist_ok=True)
@@ -158,8 +165,8 @@ def report(a, cfg: TrainConfig) -> dict:
     info = get_dataset_info("lspet")
     lines = [
         "# LSPET training study", "",
-        f"Model `{cfg.model}` ({sum(v.numel() for v in ck['model'].values() if v.is_floating_point()) / 1e6:.2f} M "
-        f"parameters incl. BN buffers), input {cfg.input_size[0]}x{cfg.input_size[1]}, Adam lr {cfg.lr:g}, "
+        f"Model `{cfg.model}` ({_n_params(ck) / 1e6:.2f} M parameters with the {info.num_joints}-joint head; "
+        f"BatchNorm running statistics not counted), input {cfg.input_size[0]}x{cfg.input_size[1]}, Adam lr {cfg.lr:g}, "
         f"milestones {list(cfg.resolved_milestones())} of {cfg.epochs} epochs, batch {cfg.batch}, "
         f"train images {cfg.limit_train or len(train_ds)}.",
         f"Best checkpoint: epoch {ck['best'].get('epoch')} (model.pt, {size_mb:.1f} MB). "
