@@ -1,108 +1,170 @@
 """``archlab report``: regenerate ``reports/`` from recorded results, and its index.
 
-Each entry knows its inputs (a study database, a run folder, nothing for analytic reports) and
-the command that produced them; an entry whose inputs are absent is listed as not regenerated,
-with the command to produce it. Measurements (latency, training) are never re-run here.
+What the reports are and how each is made lives in data, ``reports/manifest.yaml``: per report its
+path, a line on what it is, the commands that produce it from scratch (``produce``) and the cheap
+commands that rebuild it from recorded results (``regenerate``; absent for measurements, which are
+never re-run here), and the input it ``needs``. Commands are argument lists, run one after the
+other from the repository root (the folder above ``reports/``) **without a shell**; ``python`` and
+``archlab`` run in the current interpreter. A command may be ``{run: [...], stdout: FILE}``.
+
+>>> cmd = Command(("python", "x.py"), stdout="out.txt")
+>>> cmd.display()
+'python x.py > out.txt'
 """
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["REPORTS", "regenerate", "write_index"]
+import yaml
+
+__all__ = ["Report", "Command", "ManifestError", "load_manifest", "regenerate", "write_index"]
+
+MANIFEST = "manifest.yaml"
+
+
+class ManifestError(ValueError):
+    """``reports/manifest.yaml`` is missing or malformed; the message names the entry and field."""
+
+
+@dataclass(frozen=True)
+class Command:
+    argv: tuple
+    stdout: str | None = None
+
+    def display(self) -> str:
+        s = shlex.join(self.argv)
+        return f"{s} > {self.stdout}" if self.stdout else s
+
+    def resolved(self) -> list:
+        """``argv`` with ``python`` / ``archlab`` bound to the running interpreter."""
+        head, rest = self.argv[0], list(self.argv[1:])
+        if head == "python":
+            return [sys.executable, *rest]
+        if head == "archlab":
+            return [sys.executable, "-m", "archlab.cli", *rest]
+        return [head, *rest]
 
 
 @dataclass(frozen=True)
 class Report:
     name: str
-    path: str                   # file or folder under reports/
+    path: str                     # file or folder under reports/
     what: str
-    produce: str                # the command that (re)produces it from scratch
-    regenerate: str | None      # cheap command that rebuilds it from recorded results (None: recorded only)
-    needs: str | None = None    # input that must exist for `regenerate`
+    produce: tuple                # Commands that (re)produce it from scratch
+    regenerate: tuple = ()        # cheap Commands that rebuild it from recorded results (empty: recorded only)
+    needs: str | None = None      # input under reports/ that must exist for `regenerate`
 
 
-REPORTS = [
-    Report("paper_claims", "paper_claims.md", "Eq. (14) ratio, the 41%/36% reductions and Tables 1-3 cost "
-           "columns checked against archlab's exact counts",
-           "python studies/paper_claims.py --out reports", "python studies/paper_claims.py --out reports"),
-    Report("counting_conventions", "counting_conventions.md", "what fvcore, thop, ptflops (both backends) and "
-           "torch's FlopCounterMode count, op class by op class",
-           "python -m archlab.cost.conventions --out reports/counting_conventions.md",
-           "python -m archlab.cost.conventions --out reports/counting_conventions.md"),
-    Report("bench_count", "bench_count.txt", "analytic counting vs fvcore on hrnet_w32_coco (both exact; speed "
-           "ratio)", "python benchmarks/bench_count.py --out reports/bench_count.txt", None),
-    Report("search_cost", "search_cost/", "cost-only NSGA-II search near SDHRNet/HRNet-W32: Pareto front, sampled "
-           "CPU latency, hypervolume",
-           "archlab search studies/search_cost.yaml --run-dir reports/search_cost && archlab pareto "
-           "studies/search_cost.yaml --run-dir reports/search_cost --out reports/search_cost --latency-sample 24",
-           "archlab pareto studies/search_cost.yaml --run-dir reports/search_cost --out reports/search_cost",
-           "search_cost/study.db"),
-    Report("latency_breakdown", "search_cost/latency_breakdown.md", "does SDHRNet's 36% MAC cut buy a matching CPU "
-           "latency cut, and which blocks eat the difference", "python studies/latency_breakdown.py --out "
-           "reports/search_cost", None),
-    Report("search_train", "search_train/", "accuracy-in-the-loop NSGA-II search (2-epoch LSPET runs at 128x96): "
-           "accuracy vs parameters / multiply-adds / CPU latency, front, hypervolume, bubble chart with the "
-           "paper's points",
-           "archlab search studies/search_train.yaml --run-dir reports/search_train && archlab pareto "
-           "studies/search_train.yaml --run-dir reports/search_train --out reports/search_train --latency-sample 12",
-           "archlab pareto studies/search_train.yaml --run-dir reports/search_train --out reports/search_train",
-           "search_train/study.db"),
-    Report("search_train_retrain", "search_train/retrain/comparison.md", "the searched candidates retrained longer "
-           "next to scaled HRNet, SDHRNet and Lite-HRNet baselines under the same budget; proxy-vs-retrained rank "
-           "correlation",
-           "python studies/retrain_selected.py --study studies/search_train.yaml --top 3 --epochs 3 "
-           "--limit-train 4000", None),
-    Report("bench_train", "bench_train.txt", "training throughput, data-wait share and GFLOP/s efficiency of the "
-           "zoo models on CPU (table: bench_train.csv)", "python benchmarks/bench_train.py --steps 10 --batch 16 --out reports/bench_train.csv > reports/bench_train.txt", None),
-    Report("bench_search", "bench_search.txt", "analytic screening throughput (specs/s incl. budget checks) and "
-           "trials/hour of the accuracy search",
-           "python benchmarks/bench_search.py --train-trials 1 --study-run reports/search_train "
-           "--out reports/bench_search.txt", None),
-    Report("lspet_train", "lspet_train/", "Lite-HRNet-18 trained on LSPET at 128x96 on CPU: learning curve, "
-           "PCK@0.2/PCKh@0.5 vs the mean-pose baseline, predicted skeletons, checkpoint",
-           "python studies/train_lspet.py --flip-test", "python studies/train_lspet.py --report-only --flip-test",
-           "../runs/lspet_train/last.pt"),
-]
+def _commands(value, where: str) -> tuple:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ManifestError(f"{where}: expected a list of commands (each a list of arguments)")
+    out = []
+    for k, c in enumerate(value):
+        stdout = None
+        if isinstance(c, dict):
+            unknown = set(c) - {"run", "stdout"}
+            if unknown or "run" not in c:
+                raise ManifestError(f"{where}[{k}]: a mapping command needs 'run' (and optionally 'stdout'), "
+                                    f"got keys {sorted(c)}")
+            c, stdout = c["run"], c.get("stdout")
+        if not isinstance(c, list) or not c or not all(isinstance(a, (str, int, float)) for a in c):
+            raise ManifestError(f"{where}[{k}]: expected a non-empty list of arguments, got {c!r}")
+        out.append(Command(tuple(str(a) for a in c), None if stdout is None else str(stdout)))
+    return tuple(out)
 
 
-def write_index(reports_dir: str | Path = "reports") -> Path:
+def _entry(e, k: int) -> Report:
+    if not isinstance(e, dict):
+        raise ManifestError(f"reports[{k}]: expected a mapping, got {type(e).__name__}")
+    known = {"name", "path", "what", "produce", "regenerate", "needs"}
+    unknown = sorted(set(e) - known)
+    if unknown:
+        raise ManifestError(f"reports[{k}]: unknown field(s) {unknown}; known: {sorted(known)}")
+    for f in ("name", "path", "what", "produce"):
+        if not e.get(f):
+            raise ManifestError(f"reports[{k}].{f}: missing")
+    where = f"reports[{k}] ({e['name']})"
+    return Report(str(e["name"]), str(e["path"]), str(e["what"]), _commands(e["produce"], f"{where}.produce"),
+                  _commands(e.get("regenerate"), f"{where}.regenerate"), e.get("needs"))
+
+
+def load_manifest(reports_dir: str | Path = "reports") -> list[Report]:
+    """The reports listed in ``reports_dir/manifest.yaml``."""
+    path = Path(reports_dir) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"no report manifest: {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ManifestError(f"{path}: malformed YAML ({e})") from e
+    if not isinstance(data, dict) or not isinstance(data.get("reports"), list):
+        raise ManifestError(f"{path}: expected a mapping with a 'reports' list")
+    reports = [_entry(e, k) for k, e in enumerate(data["reports"])]
+    names = [r.name for r in reports]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ManifestError(f"{path}: report names must be unique, repeated: {dup}")
+    return reports
+
+
+def _shown(cmds: tuple) -> str:
+    return " && ".join(c.display() for c in cmds)
+
+
+def write_index(reports_dir: str | Path = "reports", reports: list[Report] | None = None) -> Path:
     root = Path(reports_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    lines = ["# Reports", "", "Everything here is produced by a command in this repository. `archlab report` "
-             "regenerates what can be rebuilt from recorded results (study databases, run folders) without "
-             "measuring or training again.", "",
+    reports = load_manifest(root) if reports is None else reports
+    lines = ["# Reports", "", "Everything here is produced by a command in this repository (listed in "
+             "[manifest.yaml](manifest.yaml)). `archlab report` regenerates what can be rebuilt from recorded "
+             "results (study databases, run folders) without measuring or training again.", "",
              "| report | what | produced by | rebuilt by `archlab report` |", "|---|---|---|---|"]
-    for r in REPORTS:
-        exists = (root / r.path).exists()
-        link = f"[{r.path}]({r.path})" if exists else f"{r.path} (not produced yet)"
-        rebuild = f"`{r.regenerate}`" if r.regenerate else "no (a measurement; re-run the command)"
-        lines.append(f"| {link} | {r.what} | `{r.produce}` | {rebuild} |")
+    for r in reports:
+        link = f"[{r.path}]({r.path})" if (root / r.path).exists() else f"{r.path} (not produced yet)"
+        rebuild = f"`{_shown(r.regenerate)}`" if r.regenerate else "no (a measurement; re-run the command)"
+        lines.append(f"| {link} | {r.what} | `{_shown(r.produce)}` | {rebuild} |")
     out = root / "README.md"
     out.write_text("\n".join(lines) + "\n")
     return out
 
 
+def _run(cmd: Command, cwd: Path) -> subprocess.CompletedProcess:
+    if cmd.stdout is None:
+        return subprocess.run(cmd.resolved(), cwd=cwd, capture_output=True, text=True)
+    with open(cwd / cmd.stdout, "w") as fh:
+        return subprocess.run(cmd.resolved(), cwd=cwd, stdout=fh, stderr=subprocess.PIPE, text=True)
+
+
+def _rebuild(r: Report, cwd: Path) -> str:
+    for cmd in r.regenerate:
+        proc = _run(cmd, cwd)
+        if proc.returncode != 0:
+            err = (proc.stderr or "").strip().splitlines()
+            return f"failed (exit {proc.returncode}) in `{cmd.display()}`: {err[-1] if err else ''}"
+    return "regenerated"
+
+
 def regenerate(reports_dir: str | Path = "reports", only: list[str] | None = None) -> dict[str, str]:
     """Rebuild each report whose recorded inputs exist; returns name -> status."""
     root = Path(reports_dir)
+    reports = load_manifest(root)
+    unknown = sorted(set(only or ()) - {r.name for r in reports})
+    if unknown:
+        raise KeyError(f"unknown report {unknown[0]!r}; choose from {[r.name for r in reports]}")
     status = {}
-    for r in REPORTS:
+    for r in reports:
         if only and r.name not in only:
             continue
-        if r.regenerate is None:
+        if not r.regenerate:
             status[r.name] = "recorded measurement (not re-run)"
-            continue
-        if r.needs and not (root / r.needs).exists():
-            status[r.name] = f"skipped: {root / r.needs} not found (run: {r.produce})"
-            continue
-        proc = subprocess.run(r.regenerate.replace("archlab ", f"{sys.executable} -m archlab.cli ", 1)
-                              if r.regenerate.startswith("archlab ") else
-                              r.regenerate.replace("python ", f"{sys.executable} ", 1),
-                              shell=True, capture_output=True, text=True)
-        status[r.name] = "regenerated" if proc.returncode == 0 else \
-            f"failed (exit {proc.returncode}): {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}"
-    write_index(root)
+        elif r.needs and not (root / r.needs).exists():
+            status[r.name] = f"skipped: {root / r.needs} not found (run: {_shown(r.produce)})"
+        else:
+            status[r.name] = _rebuild(r, root.resolve().parent)
+    write_index(root, reports)
     return status

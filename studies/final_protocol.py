@@ -1,0 +1,203 @@
+"""The final training protocol of the LSPET search study (issue: a search whose accuracy ranks models).
+
+Every model compared is trained the same way, on CPU, in resumable one-epoch chunks:
+
+* LSPET splits ``fit`` (images 1-7000) to train, ``search_val`` (7001-8000) to validate after
+  every epoch (learning curves; the only split a search or a selection step may look at), and
+  ``report_test`` (8001-9000) scored **once** per finished run, with flip test, on the last epoch's
+  weights (no checkpoint selection);
+* input 128x96, batch 32, Adam lr 1e-3, step decay x0.1 at the paper's 170/210 and 200/210 of the
+  epochs, ``EPOCHS`` epochs, the standard augmentation of :mod:`archlab.train`, 1 torch thread and
+  1 loader worker for every run (recorded in ``protocol.json``).
+
+Runs live in ``reports/search_lspet/runs/<model>/seed<k>/`` (metrics, config and, while a run is
+unfinished, ``last.pt`` so the next session resumes it). Commands::
+
+    python studies/final_protocol.py queue --minutes 120     # train the queue in order, resumably
+    python studies/final_protocol.py run litehrnet_18 --seed 0 --stop-epoch 3
+    python studies/final_protocol.py summary                 # results.csv / results.md
+
+``queue`` stops between epochs once ``--minutes`` are spent (a kill loses at most
+``checkpoint_every`` steps). ``summary`` reports mean +- std of report-test PCK@0.2 over seeds and
+the pooled seed std; a difference under twice the pooled std is written as a tie.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "reports" / "search_lspet"
+EPOCHS = 10
+THREADS = 1
+PROTOCOL = {"data": "lspet", "train_split": "fit", "val_split": "search_val", "test_split": "report_test",
+            "input_size": [128, 96], "epochs": EPOCHS, "batch": 32, "lr": 1e-3, "workers": 1,
+            "threads": THREADS, "checkpoint_every": 50, "report_flip_test": True,
+            "report_weights": "last epoch (no selection)"}
+
+#: models of the study: short name -> zoo name or spec YAML (joints/input are set by the protocol)
+MODELS = {
+    "litehrnet_18": "litehrnet_18_coco",
+    "sdhrnet_w16_small": "studies/specs/sdhrnet_w16_small_lspet.yaml",
+    "hrnet_w16_small": "studies/specs/hrnet_w16_small_lspet.yaml",
+    "sdhrnet_scr_w16_small": "studies/specs/sdhrnet_scr_w16_small_lspet.yaml",
+    "litehrnet_30": "litehrnet_30_coco",
+}
+#: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), then the rest
+QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
+         ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
+         ("sdhrnet_w16_small", 2), ("hrnet_w16_small", 1)]
+
+
+def run_dir(model: str, seed: int) -> Path:
+    return OUT / "runs" / model / f"seed{seed}"
+
+
+def make_config(model: str, seed: int, stop_epoch=None, data_root=None):
+    from archlab.train import TrainConfig
+    if model not in MODELS:
+        raise SystemExit(f"unknown model {model!r}; the study's models: {', '.join(MODELS)}")
+    src = MODELS[model]
+    src = str(ROOT / src) if src.endswith(".yaml") else src
+    d = run_dir(model, seed)
+    p = PROTOCOL
+    return TrainConfig(model=src, data=p["data"], data_root=data_root, input_size=tuple(p["input_size"]),
+                       epochs=p["epochs"], batch=p["batch"], lr=p["lr"], workers=p["workers"], seed=seed,
+                       device="cpu", out=str(d), resume=(d / "last.pt").is_file(), stop_epoch=stop_epoch,
+                       checkpoint_every=p["checkpoint_every"], train_split=p["train_split"],
+                       val_split=p["val_split"], progress=False)
+
+
+def epochs_done(model: str, seed: int) -> int:
+    f = run_dir(model, seed) / "metrics.jsonl"
+    if not f.is_file():
+        return 0
+    rows = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+    return max((int(r["epoch"]) for r in rows), default=0)
+
+
+def report_test(model: str, seed: int, data_root=None) -> dict:
+    """Score the finished run once on report-test (flip test, last-epoch weights); cached."""
+    from archlab.train import evaluate
+    d = run_dir(model, seed)
+    out = d / "report_test.json"
+    if out.is_file():
+        return json.loads(out.read_text())
+    m = evaluate(d / "last.pt", data="lspet", data_root=data_root, split=PROTOCOL["test_split"],
+                 flip_test=PROTOCOL["report_flip_test"], batch=32, workers=0)
+    res = {"model": model, "seed": seed, "n": m["n"], "PCK@0.2": 100 * m["PCK@0.2"],
+           "PCKh@0.5": 100 * m["PCKh@0.5"], "split": PROTOCOL["test_split"], "flip_test": True,
+           "weights": PROTOCOL["report_weights"]}
+    out.write_text(json.dumps(res, indent=2) + "\n")
+    return res
+
+
+def train_chunk(model: str, seed: int, epochs: int = 1, data_root=None) -> int:
+    """Train ``epochs`` more epochs of one run (resuming); score report-test when it finishes."""
+    import torch
+    from archlab.train import train
+    torch.set_num_threads(THREADS)
+    done = epochs_done(model, seed)
+    if done < EPOCHS:
+        stop = min(EPOCHS, done + epochs)
+        cfg = make_config(model, seed, stop_epoch=stop, data_root=data_root)
+        t0 = time.time()
+        train(cfg)
+        print(f"{model} seed {seed}: epochs {done + 1}-{stop} of {EPOCHS} in {time.time() - t0:.0f} s", flush=True)
+    if epochs_done(model, seed) >= EPOCHS:
+        r = report_test(model, seed, data_root)
+        print(f"{model} seed {seed}: report-test PCK@0.2 {r['PCK@0.2']:.2f}", flush=True)
+    return epochs_done(model, seed)
+
+
+def cmd_queue(a) -> int:
+    t_end = time.time() + 60 * a.minutes
+    for model, seed in QUEUE:
+        while epochs_done(model, seed) < EPOCHS or not (run_dir(model, seed) / "report_test.json").is_file():
+            if time.time() >= t_end:
+                print("time budget spent; run the same command again to continue", flush=True)
+                return 0
+            train_chunk(model, seed, 1, a.data_root)
+    print("queue finished")
+    return 0
+
+
+def _pooled_std(groups: list) -> float:
+    """Pooled sample std over groups with >= 2 values (sqrt of the df-weighted mean variance)."""
+    num = den = 0.0
+    for g in groups:
+        if len(g) >= 2:
+            m = sum(g) / len(g)
+            num += sum((x - m) ** 2 for x in g)
+            den += len(g) - 1
+    return math.sqrt(num / den) if den else float("nan")
+
+
+def collect() -> list:
+    rows = []
+    for model in MODELS:
+        for d in sorted((OUT / "runs" / model).glob("seed*")):
+            seed = int(d.name[4:])
+            row = {"model": model, "seed": seed, "epochs_done": epochs_done(model, seed)}
+            lines = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines() if x.strip()] \
+                if (d / "metrics.jsonl").is_file() else []
+            for r in lines:
+                if r.get("val_PCK@0.2") is not None:
+                    row[f"search_val_e{r['epoch']}"] = 100 * r["val_PCK@0.2"]
+            if (d / "report_test.json").is_file():
+                row["report_test_PCK@0.2"] = json.loads((d / "report_test.json").read_text())["PCK@0.2"]
+            rows.append(row)
+    return rows
+
+
+def cmd_summary(a) -> int:
+    import pandas as pd
+    rows = collect()
+    if not rows:
+        print("no runs yet", file=sys.stderr)
+        return 1
+    df = pd.DataFrame(rows)
+    OUT.mkdir(parents=True, exist_ok=True)
+    df.to_csv(OUT / "runs.csv", index=False)
+    (OUT / "protocol.json").write_text(json.dumps(PROTOCOL, indent=2) + "\n")
+    lines = ["# Final-protocol runs so far", "", "Protocol: " + json.dumps(PROTOCOL), "",
+             df.to_markdown(index=False, floatfmt=".2f"), ""]
+    if "report_test_PCK@0.2" in df:
+        fin = df.dropna(subset=["report_test_PCK@0.2"])
+        groups = [list(g["report_test_PCK@0.2"]) for _, g in fin.groupby("model")]
+        agg = fin.groupby("model")["report_test_PCK@0.2"].agg(["mean", "std", "count"])
+        lines += ["## report-test PCK@0.2 (flip test), mean +- std over seeds", "",
+                  agg.to_markdown(floatfmt=".2f"), "",
+                  f"Pooled seed std: {_pooled_std(groups):.2f} points (models with >= 2 seeds). "
+                  "A difference under twice this is a tie.", ""]
+    (OUT / "runs.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data-root", default=None, help="shared data folder (default: $ARCHLAB_DATA or ../shared/data)")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("queue", help="train the queue in order, resumably, for at most --minutes")
+    q.add_argument("--minutes", type=float, default=60.0)
+    r = sub.add_parser("run", help="train one run (resuming) for --epochs more epochs")
+    r.add_argument("model", choices=sorted(MODELS))
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--epochs", type=int, default=EPOCHS)
+    sub.add_parser("summary", help="write runs.csv / runs.md from the run folders")
+    a = p.parse_args(argv)
+    if a.cmd == "queue":
+        return cmd_queue(a)
+    if a.cmd == "run":
+        train_chunk(a.model, a.seed, a.epochs, a.data_root)
+        return 0
+    return cmd_summary(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
