@@ -258,8 +258,9 @@ class StageSpec(_Spec):
       ``shuffle``, ``ccw``); ``block_options`` its options (e.g. for ``scr``:
       ``{kernel: 5, reweight: [eca, eca], ratio: 0.5}``).
     * ``fuse``: ``'sum'`` (HRNet exchange units) or ``'none'``.
-    * ``sem``: indices of the branches whose *input* to this stage goes through a SEM first
-      (SDHRNet: the deepest branch entering the last stage).
+    * ``sem``: 0-based indices of the branches whose *input* to this stage goes through a SEM
+      first (0 = the highest-resolution branch; SDHRNet: ``(3,)``, the deepest of the last
+      stage's four branches).
     * ``multiscale_output``: ``False`` makes the last module fuse into branch 0 only (HRNet
       pose nets' final module).
     """
