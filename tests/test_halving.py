@@ -1,0 +1,151 @@
+"""Multi-fidelity search (archlab.search.halving): plans, promotion, the rung loop on a real
+Optuna journal storage, and resumption of a rung interrupted by a killed process."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from archlab.search import SearchSpace
+from archlab.search.halving import (HalvingError, HalvingPlan, nondominated_layers, promote, run_halving,
+                                    rung_study_name)
+from archlab.search.storage import resolve_storage
+
+SPACE = {
+    "study": "t_halving",
+    "base": "sdhrnet_coco",
+    "knobs": {"width": {"low": 8, "high": 40, "step": 4}, "block": {"choices": ["basic", "scr"]},
+              "head": {"choices": ["simple", "dasp"]}},
+    "objectives": ["accuracy", {"name": "params", "direction": "minimize"}],
+    "sampler": {"type": "random", "seed": 3},
+    "baselines": ["sdhrnet_coco"],
+    "n_trials": 6,
+    "training": {"data": "lspet", "epochs": 1, "seed": 0},
+}
+PLAN = {"eta": 2, "n0": 6, "rungs": [{"epochs": 1, "limit_train": 500}, {"epochs": 2, "limit_train": 1000},
+                                     {"epochs": 4, "limit_train": 2000}]}
+
+
+def fake_accuracy(spec, training) -> float:
+    """A deterministic stand-in for training: depends on the network and grows with the budget."""
+    w = spec.stages[-1].widths[0]
+    return (w * 7) % 23 + 3.0 * (spec.stages[-1].block == "scr") + training["epochs"] + training["limit_train"] / 1e3
+
+
+def recording_train(log):
+    def train_fn(spec, training, trial_dir):
+        log.append((str(trial_dir), training["epochs"], training["limit_train"]))
+        return fake_accuracy(spec, training)
+    return train_fn
+
+
+# -- plans -------------------------------------------------------------------------------------
+def test_plan_keeps_n0_over_eta_to_the_rung():
+    plan = HalvingPlan.from_dict(PLAN)
+    assert [r.keep for r in plan.rungs] == [6, 3, 2]
+    assert [(r.epochs, r.limit_train) for r in plan.rungs] == [(1, 500), (2, 1000), (4, 2000)]
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({**PLAN, "eta": 1}, r"halving\.eta: expected an integer >= 2"),
+    ({**PLAN, "n0": 0}, r"halving\.n0"),
+    ({**PLAN, "rungs": []}, r"halving\.rungs: expected a non-empty list"),
+    ({**PLAN, "rungs": [{"epochs": 0}]}, r"halving\.rungs\[0\]\.epochs"),
+    ({**PLAN, "rungs": [{"epochs": 2, "limit_train": 100}, {"epochs": 1, "limit_train": 100}]},
+     r"halving\.rungs\[1\]: the budget .* must grow"),
+    ({**PLAN, "prune": True}, "unknown field"),
+])
+def test_bad_plans_name_the_field(bad, match):
+    with pytest.raises(HalvingError, match=match):
+        HalvingPlan.from_dict(bad)
+
+
+# -- promotion ---------------------------------------------------------------------------------
+def _trial(number, values, feasible=True, key=None, state=TrialState.COMPLETE):
+    return optuna.trial.FrozenTrial(number=number, state=state, value=None, values=values,
+                                    datetime_start=None, datetime_complete=None, params={}, distributions={},
+                                    user_attrs={"feasible": feasible, "network_key": key or f"n{number}"},
+                                    system_attrs={}, intermediate_values={}, trial_id=number)
+
+
+def test_nondominated_layers_closed_form():
+    # (accuracy max, params min): A(50,1) and B(60,2) are the front, C(40,2) is dominated by A,
+    # D(60,3) by B; C and D form the second layer
+    vals = [(50, 1), (60, 2), (40, 2), (60, 3)]
+    assert nondominated_layers(vals, ["maximize", "minimize"]) == [[0, 1], [2, 3]]
+
+
+def test_promote_takes_whole_layers_then_cuts_by_accuracy_and_counts_twins_once():
+    d = ["maximize", "minimize"]
+    trials = [_trial(0, [50, 1]), _trial(1, [60, 2]), _trial(2, [40, 2]), _trial(3, [45, 2.5]),
+              _trial(4, [60, 2], key="n1"),                       # twin of trial 1
+              _trial(5, [99, 0.5], feasible=False),              # over budget: never promoted
+              _trial(6, None, state=TrialState.FAIL)]
+    got = lambda k: [t.number for t in promote(trials, k, d)]  # noqa: E731
+    assert got(2) == [1, 0]            # the front, best accuracy first
+    assert got(3) == [1, 0, 3]         # second layer {2, 3} cut by accuracy: 45 > 40
+    assert got(10) == [1, 0, 3, 2]     # everything promotable, twins and infeasible left out
+
+
+# -- the rung loop -----------------------------------------------------------------------------
+def test_rungs_train_exactly_the_promoted_configurations_with_growing_budgets(tmp_path):
+    space = SearchSpace.from_dict(SPACE)
+    plan = HalvingPlan.from_dict(PLAN)
+    storage = resolve_storage(None, tmp_path)
+    log = []
+    studies = run_halving(space, plan, storage, tmp_path, train_fn=recording_train(log))
+    assert [s.study_name for s in studies] == [rung_study_name(space, r) for r in range(3)]
+    done = [s.get_trials(states=(TrialState.COMPLETE,)) for s in studies]
+    assert [len(d) for d in done] == [6, 3, 2]
+    assert done[0][0].user_attrs.get("baseline") == "sdhrnet_coco"   # baselines enter rung 0 first
+    d = ["maximize", "minimize"]
+    for r in (1, 2):
+        expected = promote(done[r - 1], plan.rungs[r].keep, d)
+        assert sorted(map(repr, (t.params for t in expected))) == sorted(map(repr, (t.params for t in done[r])))
+        assert {t.user_attrs["promoted_from"] for t in done[r]} == {t.number for t in expected}
+    budgets = {(e, n) for _, e, n in log}
+    assert budgets == {(1, 500), (2, 1000), (4, 2000)}
+    assert len(log) == 6 + 3 + 2
+
+
+def _killed_run(tmp, kill_at):
+    calls = []
+
+    def train_fn(spec, training, trial_dir):
+        calls.append(1)
+        if len(calls) == kill_at:
+            os._exit(3)     # the process dies mid-trial: the trial stays RUNNING in the storage
+        return fake_accuracy(spec, training)
+    space, plan = SearchSpace.from_dict(SPACE), HalvingPlan.from_dict(PLAN)
+    run_halving(space, plan, _storage(tmp), tmp, train_fn=train_fn)
+
+
+def _storage(tmp):
+    """The run folder's default SQLite storage, with heartbeats short enough for a test."""
+    return resolve_storage(None, tmp, heartbeat_interval=1, grace_period=2)
+
+
+def test_an_interrupted_rung_resumes_without_retraining_finished_trials(tmp_path):
+    ctx = mp.get_context("fork")
+    p = ctx.Process(target=_killed_run, args=(tmp_path, 6 + 2))    # dies on rung 1's second trial
+    p.start()
+    p.join(120)
+    assert p.exitcode == 3
+    space, plan = SearchSpace.from_dict(SPACE), HalvingPlan.from_dict(PLAN)
+    storage = _storage(tmp_path)
+    rung1 = optuna.load_study(study_name=rung_study_name(space, 1), storage=storage)
+    assert len(rung1.get_trials(states=(TrialState.COMPLETE,))) == 1
+    assert len(rung1.get_trials(states=(TrialState.RUNNING,))) == 1
+    time.sleep(3)   # past the heartbeat grace period: the killed trial is stale
+    log = []
+    studies = run_halving(space, plan, storage, tmp_path, train_fn=recording_train(log))
+    # rung 0 is not re-run; rung 1 retrains the killed trial and the one never started, then rung 2
+    assert [(e, n) for _, e, n in log] == [(2, 1000), (2, 1000), (4, 2000), (4, 2000)]
+    done1 = studies[1].get_trials(states=(TrialState.COMPLETE,))
+    assert len(done1) == 3 and len({repr(t.params) for t in done1}) == 3
+    retried = [t for t in done1 if "failed_trial" in t.system_attrs]     # Optuna's retry of the killed one
+    assert len(retried) == 1 and retried[0].user_attrs["promoted_from"] is not None
