@@ -29,7 +29,7 @@ SPACE = {
         "num_modules.1": {"low": 1, "high": 4},
     },
     "objectives": ["params", {"name": "macs", "profile": "hrnet_paper"}],
-    "constraints": {"params_max": 12.0e6, "profile": "hrnet_paper"},
+    "constraints": {"params_max": 20.0e6, "profile": "hrnet_paper"},   # sdhrnet_coco fits, hrnet_w32_coco not
     "sampler": {"type": "nsga2", "seed": 1, "population_size": 8},
     "baselines": ["sdhrnet_coco", "hrnet_w32_coco"],
     "n_trials": 16,
@@ -62,11 +62,34 @@ BAD_SPACES = [
     ({"baselines": ["litehrnet_18_coco"]}, r"baselines: 'litehrnet_18_coco': knobs\.block: value 'ccw' is outside"),
     ({"study": "a b"}, r"study: expected a name"),
     ({"colour": 1}, r"colour: unknown key"),
+    # impossible bounds, named by field path
+    ({"knobs": {"width": {"low": -16, "high": 32}}}, r"knobs\.width\.low: -16 is below the smallest width \(1\)"),
+    ({"knobs": {"num_modules.1": {"low": 0, "high": 3}}}, r"knobs\.num_modules\.1\.low: 0 is below the smallest"),
+    ({"knobs": {"num_modules.7": {"low": 1, "high": 3}}}, r"knobs\.num_modules\.7: stage 7 does not exist; .* 3 stages"),
+    ({"knobs": {"widths.4": 64}}, r"knobs\.widths\.4: branch 4 does not exist"),
+    ({"knobs": {"kernel": {"choices": [3, 4]}}}, r"knobs\.kernel\.choices\[1\]: kernel sizes must be odd, got 4"),
+    ({"knobs": {"kernel": {"low": 3, "high": 7}}}, r"knobs\.kernel\.step: a kernel range needs an even step"),
+    ({"knobs": {"ratio": {"low": 0.0, "high": 0.5}}}, r"knobs\.ratio\.low: ratio must lie strictly between 0 and 1"),
+    ({"knobs": {"block": {"choices": ["basic", "scrr"]}}}, r"knobs\.block\.choices\[1\]: unknown block 'scrr'"),
+    ({"knobs": {"reweight": {"choices": [["se", "eac"]]}}}, r"knobs\.reweight\.choices\[0\]: unknown attention 'eac'"),
+    ({"knobs": {"input_size": "127x96"}}, r"knobs\.input_size: 127x96 must be positive multiples of 4"),
+    ({"knobs": {"width": {"low": 8, "high": 30, "step": 4}}}, r"knobs\.width: high 30 is not low 8 plus a multiple"),
+    # objective options: fail at load, not inside trial 0
+    ({"objectives": ["params", {"name": "macs", "profile": "hrnet_papr"}]},
+     r"objectives\[1\]\.profile: unknown cost profile 'hrnet_papr'; did you mean 'hrnet_paper'\?"),
+    ({"objectives": [{"name": "params", "profile": "hrnet_paper"}]}, r"objectives\[0\]\.profile: only the macs"),
+    ({"constraints": {"params_max": 2e7, "profile": "hrnet"}}, r"constraints\.profile: unknown cost profile 'hrnet'"),
+    ({"latency": {"thread": 1}}, r"latency\.thread: unknown latency option"),
+    ({"latency": {"repeats": 0}}, r"latency\.repeats: expected an integer >= 1"),
+    ({"training": {"epoch": 2}}, r"training\.epoch: unknown training option"),
+    ({"sampler": {"type": "nsga2", "population_size": 1}}, r"sampler\.population_size: expected an integer >= 2"),
 ]
 
 
 @pytest.mark.parametrize("changes,message", BAD_SPACES)
 def test_space_validation(changes, message):
+    if "knobs" in changes:
+        changes = {**changes, "baselines": []}  # the error must come from the knob, not a baseline
     with pytest.raises(SpaceError, match=message):
         SearchSpace.from_dict({**SPACE, **changes})
 
@@ -152,7 +175,7 @@ def test_resumed_chunks_do_not_replay_the_sampler(tmp_path):
         space = SearchSpace.from_yaml(write_space(tmp_path, study="t_chunks", sampler={"type": "random", "seed": 3},
                                                   baselines=[]))
         for n in (3, 6, 9):
-            study = run_search(space, n_trials=n, run_dir=run_dir, progress=False)
+            study = run_search(space, n_trials=n, run_dir=run_dir, progress=False, check=16)
         return [tuple(sorted(t.params.items())) for t in study.trials]
 
     drawn = chunks(tmp_path / "a")
@@ -312,3 +335,156 @@ def test_pareto_report_figures(tmp_path):
     hv = read_figure_data(tmp_path / "out" / "hypervolume")
     assert hv["axes"][0]["ylabel"] == "hypervolume of the feasible front"
     assert all(b >= a for a, b in zip(hv["hypervolume"], hv["hypervolume"][1:]))  # monotone
+
+
+# -- checking a space before a search ----------------------------------------------------------
+
+def test_check_counts_valid_and_feasible_draws():
+    """The check's counts match the same random draws counted independently: width 9 with the
+    SCR block is not a valid network (an odd branch width cannot be halved), and only the two
+    smaller widths fit the parameter budget."""
+    import archlab
+    from archlab.search.check import check_space
+    space = SearchSpace.from_dict({**SPACE, "knobs": {"width": {"choices": [9, 16, 24, 40]},
+                                                      "block": {"choices": ["basic", "scr"]}},
+                                   "baselines": [], "constraints": {"params_max": 14.0e6}})
+    params = {(w, b): archlab.count(space.apply({"width": w, "block": b})).params
+              for w in (16, 24, 40) for b in ("basic", "scr")}
+    params[(9, "basic")] = archlab.count(space.apply({"width": 9, "block": "basic"})).params
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    drawn = [(t.suggest_categorical("width", [9, 16, 24, 40]), t.suggest_categorical("block", ["basic", "scr"]))
+             for t in (study.ask() for _ in range(120))]
+    valid = [d for d in drawn if d != (9, "scr")]
+    feasible = [d for d in valid if params[d] <= 14.0e6]
+    assert 0 < len(feasible) < len(valid) < len(drawn)   # the space exercises all three outcomes
+    res = check_space(space, draws=120, seed=0)
+    assert (res.valid, res.feasible) == (len(valid), len(feasible))
+    assert f"{len(valid)} of 120 random draws are valid networks, {len(feasible)} within budget " \
+           "(params_max 14 M parameters)" in res.summary()
+    assert "not a whole number of primary channels" in res.summary()   # why the invalid ones are
+
+
+CHECK_ERRORS = [
+    # every draw invalid: odd widths cannot be split by the SCR block
+    ({"knobs": {"width": {"low": 9, "high": 17, "step": 4}, "block": "scr"}, "baselines": []},
+     r"knobs: no draw is a valid network \(0 of 64 random draws; .* not a whole number of primary channels"),
+    # a budget every baseline exceeds (a units slip: 1 GFLOP where the baselines need 4.5 and 7.1)
+    ({"constraints": {"macs_max": 1.0, "profile": "hrnet_paper"}},
+     r"constraints\.macs_max: 1 GFLOPs \[hrnet_paper\] is below every baseline \(smallest: sdhrnet_coco with 4\.5 "),
+    ({"constraints": {"params_max": 12.0e6}},
+     r"constraints\.params_max: 12 M parameters is below every baseline \(smallest: sdhrnet_coco with 16\.77 M"),
+    # no baselines, and no draw fits
+    ({"constraints": {"params_max": 1000}, "baselines": []},
+     r"constraints: nothing fits the budget \(params_max 0\.001 M parameters\): 0 of 64 valid random draws"),
+    ({"objectives": ["accuracy", "params"], "training": {"data": "lspet", "epochs": 0}}, r"training: epochs: must be >= 1"),
+]
+
+
+@pytest.mark.parametrize("changes,message", CHECK_ERRORS)
+def test_check_rejects_hopeless_spaces(changes, message):
+    from archlab.search.check import check_space
+    space = SearchSpace.from_dict({**SPACE, **changes})
+    with pytest.raises(SpaceError, match=message):
+        check_space(space, draws=64)
+
+
+def test_hopeless_search_fails_before_writing_anything(tmp_path, capsys):
+    """`archlab search` on a space whose budget the baselines exceed exits 2 with the check's
+    message, before any trial and without creating the run folder."""
+    from archlab.cli import main
+    space = write_space(tmp_path, constraints={"params_max": 12.0e6})
+    assert main(["search", str(space), "--run-dir", str(tmp_path / "run"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "constraints.params_max: 12 M parameters is below every baseline" in err
+    assert "Traceback" not in err and not (tmp_path / "run").exists()
+
+
+def test_misspelled_profile_fails_at_load_and_leaves_the_folder_reusable(tmp_path, capsys):
+    from archlab.cli import main
+    run = tmp_path / "run"
+    bad = write_space(tmp_path, objectives=["params", {"name": "macs", "profile": "hrnet_papr"}], n_trials=3)
+    assert main(["search", str(bad), "--run-dir", str(run), "--quiet", "--check-draws", "16"]) == 2
+    err = capsys.readouterr().err
+    assert "objectives[1].profile: unknown cost profile 'hrnet_papr'; did you mean 'hrnet_paper'?" in err
+    assert not run.exists()
+    # a folder such a run left before this check existed (study with the misspelled objective,
+    # baselines enqueued, trial 0 failed) is reused, not a dead end
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    run.mkdir()
+    old = optuna.create_study(study_name="t_cost", storage=f"sqlite:///{run / 'study.db'}",
+                              directions=["minimize", "minimize"])
+    old.set_user_attr("objective_names", ["params", "macs[hrnet_papr]"])
+    old.enqueue_trial({"width": 32})
+    old.tell(old.ask(), state=optuna.trial.TrialState.FAIL)
+    good = write_space(tmp_path, n_trials=3)
+    assert main(["search", str(good), "--run-dir", str(run), "--quiet", "--check-draws", "16"]) == 0
+    out = capsys.readouterr()
+    assert "replacing a stored study with other objectives" in out.err
+    study = optuna.load_study(study_name="t_cost", storage=f"sqlite:///{run / 'study.db'}")
+    assert study.user_attrs["objective_names"] == ["params", "macs[hrnet_paper]"]
+    assert len(study.trials) == 3 and study.trials[0].user_attrs["baseline"] == "sdhrnet_coco"
+
+
+@pytest.mark.parametrize("changes,why", [
+    ({"constraints": {"params_max": 1000}, "baselines": []}, "no completed trial is within budget"),
+    ({"knobs": {"width": {"low": 9, "high": 17, "step": 4}, "block": "scr"}, "baselines": []},
+     "no trial completed"),
+])
+def test_search_that_produces_nothing_exits_nonzero(tmp_path, capsys, changes, why):
+    """With the check skipped (``--check-draws 0``), a study that ends with nothing feasible
+    says so and exits 1."""
+    from archlab.cli import main
+    space = write_space(tmp_path, n_trials=3, **changes)
+    assert main(["search", str(space), "--run-dir", str(tmp_path / "run"), "--quiet", "--check-draws", "0"]) == 1
+    out = capsys.readouterr()
+    assert f"0 within budget; 0 on the Pareto front. Nothing to report: {why}" in out.err
+    assert "Next:" not in out.out + out.err
+
+
+def _cli(*args):
+    import shutil
+    exe = [shutil.which("archlab")] if shutil.which("archlab") else [sys.executable, "-m", "archlab.cli"]
+    return exe + list(args)
+
+
+NOISE = ("[I ", "ExperimentalWarning", "Warning:", "Traceback")
+
+
+def test_search_next_command_runs_as_printed_and_output_is_quiet(tmp_path):
+    """A real `archlab search --quiet` process (default warning filters, SQLite storage with
+    heartbeats): no Optuna INFO or experimental-feature lines on stderr; its printed "Next:"
+    command names the run folder and, run as printed from the same folder, writes the report there."""
+    import shlex
+    write_space(tmp_path, n_trials=4)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PYTHONWARNINGS": "default"}
+    r = subprocess.run(_cli("search", "t_cost.yaml", "--run-dir", "elsewhere/run", "--quiet", "--check-draws", "32"),
+                       cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not [ln for ln in r.stderr.splitlines() if any(n in ln for n in NOISE)], r.stderr
+    nxt = shlex.split(r.stdout.split("Next: ")[1].strip())
+    assert nxt[:2] == ["archlab", "pareto"] and nxt[nxt.index("--run-dir") + 1] == "elsewhere/run"
+    p = subprocess.run(_cli(*nxt[1:]), cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert not [ln for ln in p.stderr.splitlines() if any(n in ln for n in NOISE)], p.stderr
+    assert (tmp_path / "elsewhere/run/pareto/pareto.csv").is_file() and not (tmp_path / "runs").exists()
+
+
+def test_pareto_output_location(tmp_path, monkeypatch, capsys):
+    """`archlab pareto --storage FILE` without --run-dir writes beside the storage file, never
+    under the current folder; a server database needs --out; a missing file is an error (and is
+    not created)."""
+    from archlab.cli import main
+    space = SearchSpace.from_yaml(write_space(tmp_path, n_trials=4))
+    run_search(space, run_dir=tmp_path / "store", progress=False, check=16)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    yml = str(tmp_path / "t_cost.yaml")
+    assert main(["pareto", yml, "--storage", f"sqlite:///{tmp_path / 'store' / 'study.db'}", "--quiet"]) == 0
+    assert (tmp_path / "store/pareto/pareto.csv").is_file() and list(cwd.iterdir()) == []
+    assert main(["pareto", yml, "--storage", "postgresql+psycopg2://nobody@localhost/none"]) == 2
+    assert "with a database --storage and no --run-dir, say where the report goes: --out" in capsys.readouterr().err
+    assert main(["pareto", yml, "--storage", f"sqlite:///{tmp_path / 'nope.db'}"]) == 2
+    assert "storage: no such file" in capsys.readouterr().err and not (tmp_path / "nope.db").exists()
+    assert list(cwd.iterdir()) == []

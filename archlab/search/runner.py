@@ -16,6 +16,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from .check import DEFAULT_DRAWS, SpaceCheck, check_space
 from .objective import make_objective
 from .space import SearchSpace
 from .storage import describe_storage, recover_stale_trials, resolve_storage
@@ -68,12 +69,28 @@ def open_study(space: SearchSpace, storage, *, enqueue: bool = True, worker: int
             for b in space.baselines:
                 study.enqueue_trial(space.params_for(b), user_attrs={"baseline": b})
     elif study.user_attrs["objective_names"] != [o.label for o in space.objectives]:
+        if _holds_nothing(study):  # e.g. left by a run that failed before any trial finished
+            print(f"study {space.study!r}: replacing a stored study with other objectives "
+                  f"({study.user_attrs['objective_names']}) that holds no finished trial", file=sys.stderr)
+            optuna.delete_study(study_name=space.study, storage=storage)
+            return open_study(space, storage, enqueue=enqueue, worker=worker)
         raise ValueError(f"study {space.study!r} in this storage has objectives "
                          f"{study.user_attrs['objective_names']}, but the space asks for "
                          f"{[o.label for o in space.objectives]}: use another study name or storage")
     started = sum(1 for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING)
     study.sampler = make_sampler(space, started + 1_000_003 * int(worker))
     return study
+
+
+def _holds_nothing(study: optuna.Study) -> bool:
+    """No trial finished or running: only waiting (enqueued) or failed ones."""
+    return all(t.state in (TrialState.WAITING, TrialState.FAIL) for t in study.get_trials(deepcopy=False))
+
+
+def _quiet_at_least(level: int = optuna.logging.WARNING) -> None:
+    """Raise Optuna's log level to ``level`` unless the caller already set it higher."""
+    if optuna.logging.get_verbosity() < level:
+        optuna.logging.set_verbosity(level)
 
 
 def finished_count(study: optuna.Study) -> int:
@@ -84,9 +101,9 @@ def run_worker(space: SearchSpace, storage, run_dir, n_trials: int, *, progress:
                train_fn=None, latency_fn=None, worker: int = 0) -> int:
     """Run ``n_trials`` trials in this process (one at a time, recovering stale trials first);
     ``worker`` tells concurrent workers' samplers apart (:func:`sampler_seed`)."""
+    _quiet_at_least()
     study = open_study(space, storage, worker=worker)
     objective = make_objective(space, run_dir, train_fn=train_fn, latency_fn=latency_fn)
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -106,11 +123,16 @@ def run_worker(space: SearchSpace, storage, run_dir, n_trials: int, *, progress:
 
 def run_search(space: SearchSpace, *, storage_url: str | None = None, n_trials: int | None = None,
                workers: int = 1, run_dir: str | Path | None = None, progress: bool = True,
-               worker_index: int = 0) -> optuna.Study:
+               worker_index: int = 0, check: SpaceCheck | int = DEFAULT_DRAWS) -> optuna.Study:
     """Run (or resume) the search until the study holds ``n_trials`` finished trials.
 
-    ``worker_index``: for workers started by hand on several machines against one RDB storage,
-    a distinct number per machine (local workers get ``worker_index * workers + i``)."""
+    ``check``: draws for :func:`archlab.search.check.check_space`, run before anything is
+    written (so a hopeless space raises :class:`SpaceError` and leaves no run folder behind),
+    or a check already made (0: none). ``worker_index``: for workers started by hand on several
+    machines against one RDB storage, a distinct number per machine (local workers get
+    ``worker_index * workers + i``)."""
+    checked = check if isinstance(check, SpaceCheck) else (check_space(space, check) if check else None)
+    _quiet_at_least()
     run_dir = Path(run_dir or Path("runs") / "search" / space.study)
     run_dir.mkdir(parents=True, exist_ok=True)
     target = int(n_trials or space.n_trials)
@@ -119,8 +141,8 @@ def run_search(space: SearchSpace, *, storage_url: str | None = None, n_trials: 
     recover_stale_trials(study)
     remaining = max(0, target - finished_count(study))
     (run_dir / "search.json").write_text(json.dumps({
-        "space": space.source, "storage": describe_storage(storage), "n_trials": target, "workers": workers},
-        indent=2))
+        "space": space.source, "storage": describe_storage(storage), "n_trials": target, "workers": workers,
+        **({"space_check": checked.to_dict()} if checked else {})}, indent=2))
     if remaining == 0:
         return study
     if workers <= 1:
@@ -128,9 +150,10 @@ def run_search(space: SearchSpace, *, storage_url: str | None = None, n_trials: 
         return study
     url = storage_url or (f"journal:{run_dir / 'study.journal'}")
     shares = [remaining // workers + (1 if i < remaining % workers else 0) for i in range(workers)]
+    quiet = ["--quiet"] if optuna.logging.get_verbosity() >= optuna.logging.ERROR else []
     procs = [subprocess.Popen([sys.executable, "-m", "archlab.search.worker", space.source, "--storage", url,
                                "--run-dir", str(run_dir), "--n-trials", str(n),
-                               "--worker", str(worker_index * workers + i)])
+                               "--worker", str(worker_index * workers + i), *quiet])
              for i, n in enumerate(shares) if n > 0]
     codes = [p.wait() for p in procs]
     if any(codes):

@@ -85,8 +85,9 @@ class Knob:
                 ch = raw["choices"]
                 if not isinstance(ch, list) or not ch:
                     raise SpaceError(f"{where}.choices: expected a non-empty list")
-                for c in ch:
+                for i, c in enumerate(ch):
                     _check_type(where, typ, c)
+                    _check_value(f"{where}.choices[{i}]", name, c)
                 return cls(name, choices=tuple(json.dumps(c) if isinstance(c, list) else c for c in ch))
             if "low" not in raw or "high" not in raw:
                 raise SpaceError(f"{where}: a range needs both low and high")
@@ -102,8 +103,10 @@ class Knob:
                 raise SpaceError(f"{where}: low {lo} is above high {hi}")
             if raw.get("step") is not None and raw["step"] <= 0:
                 raise SpaceError(f"{where}.step: must be positive")
+            _check_range(where, name, lo, hi, raw.get("step"), raw.get("log", False))
             return cls(name, low=lo, high=hi, step=raw.get("step"), log=bool(raw.get("log", False)))
         _check_type(where, typ, raw)
+        _check_value(where, name, raw)
         return cls(name, value=json.dumps(raw) if isinstance(raw, list) else raw)
 
     @property
@@ -147,6 +150,63 @@ def _check_type(where, typ, v):
         raise SpaceError(f"{where}: expected {typ.__name__}, got {v!r}")
 
 
+#: the smallest value of each numeric knob family (what the spec itself accepts)
+KNOB_MINIMUM = {"width": 1, "widths": 1, "num_modules": 1, "num_blocks": 0, "kernel": 1, "cheap_kernel": 1,
+                "reduction": 1, "dasp_growth": 1}
+
+
+def _check_value(where: str, name: str, v) -> None:
+    """Reject a knob value no network can have (``where`` names the field in the space file).
+
+    >>> _check_value("knobs.width.low", "width", -16)
+    Traceback (most recent call last):
+    ...
+    archlab.search.space.SpaceError: knobs.width.low: -16 is below the smallest width (1)
+    """
+    fam = name.split(".")[0]
+    if fam in KNOB_MINIMUM and v < KNOB_MINIMUM[fam]:
+        raise SpaceError(f"{where}: {v} is below the smallest {fam} ({KNOB_MINIMUM[fam]})")
+    if fam in ("kernel", "cheap_kernel") and v % 2 == 0:
+        raise SpaceError(f"{where}: kernel sizes must be odd, got {v}")
+    if fam == "ratio" and not 0 < v < 1:
+        raise SpaceError(f"{where}: ratio must lie strictly between 0 and 1, got {v}")
+    if fam in ("block", "head", "reweight"):
+        from ..blocks import ATTENTION, BLOCKS, HEADS
+        known = {"block": BLOCKS, "head": HEADS, "reweight": ATTENTION}[fam]
+        for x in (v if fam == "reweight" else [v]):
+            if x not in known:
+                raise SpaceError(f"{where}: unknown {'attention' if fam == 'reweight' else fam} {x!r}; "
+                                 f"choose from {sorted(known)}")
+    if fam in ("reweight", "dasp_rates") and not v:
+        raise SpaceError(f"{where}: expected a non-empty list")
+    if fam == "dasp_rates" and any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in v):
+        raise SpaceError(f"{where}: dilation rates must be positive integers, got {v}")
+    if fam == "input_size":
+        _check_size(where, v)
+
+
+def _check_size(where: str, text) -> None:
+    try:
+        h, w = parse_size(text)
+    except SpecError as e:
+        raise SpaceError(f"{where}: {e.args[0].split(': ', 1)[-1]}") from None
+    if h < 4 or w < 4 or h % 4 or w % 4:
+        raise SpaceError(f"{where}: {h}x{w} must be positive multiples of 4 (heatmaps are 1/4 size)")
+
+
+def _check_range(where: str, name: str, lo, hi, step, log) -> None:
+    """Reject a range whose bounds hold values no network can have, or that Optuna would bend."""
+    _check_value(f"{where}.low", name, lo)
+    _check_value(f"{where}.high", name, hi)
+    if log and (step is not None or lo <= 0):
+        raise SpaceError(f"{where}.log: a log range needs a positive low and no step")
+    if step is not None and abs(round((hi - lo) / step) * step - (hi - lo)) > 1e-9 * max(1.0, abs(hi)):
+        raise SpaceError(f"{where}: high {hi} is not low {lo} plus a multiple of step {step}")
+    fam = name.split(".")[0]
+    if fam in ("kernel", "cheap_kernel") and lo != hi and (step or 1) % 2:
+        raise SpaceError(f"{where}.step: a kernel range needs an even step (odd sizes only), got {step or 1}")
+
+
 def _canonical(spec: NetworkSpec) -> dict:
     """The spec as a dict with every block/head option filled in (defaults made explicit)."""
     from ..blocks import BLOCKS, HEADS
@@ -175,6 +235,105 @@ class Objective:
     @property
     def label(self) -> str:
         return f"macs[{self.profile}]" if self.name == "macs" else self.name
+
+
+def _known_profile(where: str, prof) -> str:
+    from ..cost.profiles import PROFILES
+    if not isinstance(prof, str) or prof not in PROFILES:
+        import difflib
+        near = difflib.get_close_matches(str(prof), list(PROFILES), n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise SpaceError(f"{where}: unknown cost profile {prof!r}; {hint}choose one of {sorted(PROFILES)}")
+    return prof
+
+
+def _parse_objectives(raw_objs) -> tuple:
+    if not isinstance(raw_objs, list) or not raw_objs:
+        raise SpaceError("objectives: expected a non-empty list")
+    objs = []
+    for i, o in enumerate(raw_objs):
+        o = {"name": o} if isinstance(o, str) else o
+        if not isinstance(o, dict) or o.get("name") not in OBJECTIVES:
+            raise SpaceError(f"objectives[{i}]: unknown objective {o!r}; choose from {sorted(OBJECTIVES)}")
+        extra = set(o) - {"name", "direction", "profile"}
+        if extra:
+            raise SpaceError(f"objectives[{i}].{sorted(extra)[0]}: unknown key (name, direction, profile)")
+        d = o.get("direction", OBJECTIVES[o["name"]])
+        if d not in ("minimize", "maximize"):
+            raise SpaceError(f"objectives[{i}].direction: must be minimize or maximize, got {d!r}")
+        if "profile" in o and o["name"] != "macs":
+            raise SpaceError(f"objectives[{i}].profile: only the macs objective takes a counting profile")
+        objs.append(Objective(o["name"], d, _known_profile(f"objectives[{i}].profile", o.get("profile", "macs"))))
+    labels = [o.label for o in objs]
+    if len(set(labels)) != len(labels):
+        raise SpaceError(f"objectives: repeated objective in {labels}")
+    return tuple(objs)
+
+
+def _parse_constraints(raw) -> dict:
+    cons = raw if raw is not None else {}
+    if not isinstance(cons, dict):
+        raise SpaceError("constraints: expected a mapping")
+    cons = dict(cons)
+    bad = sorted(set(cons) - {"params_max", "macs_max", "profile"})
+    if bad:
+        raise SpaceError(f"constraints.{bad[0]}: unknown constraint (params_max, macs_max, profile)")
+    for k in ("params_max", "macs_max"):
+        if isinstance(cons.get(k), str):  # YAML 1.1 reads 30.0e6 (no sign in the exponent) as text
+            try:
+                cons[k] = float(cons[k])
+            except ValueError:
+                raise SpaceError(f"constraints.{k}: expected a positive number, got {cons[k]!r}") from None
+        if k in cons and (isinstance(cons[k], bool) or not isinstance(cons[k], (int, float)) or cons[k] <= 0):
+            raise SpaceError(f"constraints.{k}: expected a positive number, got {cons[k]!r}")
+    if "profile" in cons:
+        _known_profile("constraints.profile", cons["profile"])
+    return cons
+
+
+def _parse_sampler(raw) -> dict:
+    sampler = dict(raw or {"type": "nsga2"})
+    if sampler.get("type", "nsga2") not in SAMPLERS:
+        raise SpaceError(f"sampler.type: unknown sampler {sampler.get('type')!r}; choose one of {list(SAMPLERS)}")
+    bad = sorted(set(sampler) - {"type", "seed", "population_size"})
+    if bad:
+        raise SpaceError(f"sampler.{bad[0]}: unknown key (type, seed, population_size)")
+    seed = sampler.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise SpaceError(f"sampler.seed: expected a non-negative integer, got {seed!r}")
+    pop = sampler.get("population_size", 50)
+    if isinstance(pop, bool) or not isinstance(pop, int) or pop < 2:
+        raise SpaceError(f"sampler.population_size: expected an integer >= 2, got {pop!r}")
+    return sampler
+
+
+#: options of the ``latency`` section (see :func:`archlab.search.objective._default_latency`)
+LATENCY_KEYS = {"input_size": 4, "batch": 1, "threads": 1, "warmup": 0, "repeats": 1}
+
+
+def _parse_latency(raw) -> dict:
+    opts = raw if raw is not None else {}
+    if not isinstance(opts, dict):
+        raise SpaceError("latency: expected a mapping of options")
+    for k, v in opts.items():
+        if k not in LATENCY_KEYS:
+            raise SpaceError(f"latency.{k}: unknown latency option (known: {', '.join(LATENCY_KEYS)})")
+        if k == "input_size":
+            _check_size("latency.input_size", v)
+        elif isinstance(v, bool) or not isinstance(v, int) or v < LATENCY_KEYS[k]:
+            raise SpaceError(f"latency.{k}: expected an integer >= {LATENCY_KEYS[k]}, got {v!r}")
+    return dict(opts)
+
+
+def _parse_training(raw) -> dict:
+    from .objective import TRAIN_KEYS  # (objective imports this module)
+    opts = raw if raw is not None else {}
+    if not isinstance(opts, dict):
+        raise SpaceError("training: expected a mapping of training options")
+    bad = sorted(set(opts) - TRAIN_KEYS)
+    if bad:
+        raise SpaceError(f"training.{bad[0]}: unknown training option (known: {', '.join(sorted(TRAIN_KEYS))})")
+    return dict(opts)
 
 
 @dataclass(frozen=True)
@@ -223,58 +382,36 @@ class SearchSpace:
         if not isinstance(data["knobs"], dict) or not data["knobs"]:
             raise SpaceError("knobs: expected a non-empty mapping of knob -> value/choices/range")
         knobs = tuple(Knob.parse(str(k), v) for k, v in data["knobs"].items())
-        objs = []
-        raw_objs = data["objectives"]
-        if not isinstance(raw_objs, list) or not raw_objs:
-            raise SpaceError("objectives: expected a non-empty list")
-        for i, o in enumerate(raw_objs):
-            o = {"name": o} if isinstance(o, str) else o
-            if not isinstance(o, dict) or o.get("name") not in OBJECTIVES:
-                raise SpaceError(f"objectives[{i}]: unknown objective {o!r}; choose from {sorted(OBJECTIVES)}")
-            extra = set(o) - {"name", "direction", "profile"}
-            if extra:
-                raise SpaceError(f"objectives[{i}].{sorted(extra)[0]}: unknown key")
-            d = o.get("direction", OBJECTIVES[o["name"]])
-            if d not in ("minimize", "maximize"):
-                raise SpaceError(f"objectives[{i}].direction: must be minimize or maximize, got {d!r}")
-            objs.append(Objective(o["name"], d, o.get("profile", "macs")))
-        labels = [o.label for o in objs]
-        if len(set(labels)) != len(labels):
-            raise SpaceError(f"objectives: repeated objective in {labels}")
-        cons = dict(data.get("constraints") or {})
-        if not isinstance(cons, dict):
-            raise SpaceError("constraints: expected a mapping")
-        bad = sorted(set(cons) - {"params_max", "macs_max", "profile"})
-        if bad:
-            raise SpaceError(f"constraints.{bad[0]}: unknown constraint (params_max, macs_max, profile)")
-        for k in ("params_max", "macs_max"):
-            if isinstance(cons.get(k), str):  # YAML 1.1 reads 30.0e6 (no sign in the exponent) as text
-                try:
-                    cons[k] = float(cons[k])
-                except ValueError:
-                    raise SpaceError(f"constraints.{k}: expected a positive number, got {cons[k]!r}") from None
-            if k in cons and (isinstance(cons[k], bool) or not isinstance(cons[k], (int, float)) or cons[k] <= 0):
-                raise SpaceError(f"constraints.{k}: expected a positive number, got {cons[k]!r}")
-        sampler = dict(data.get("sampler") or {"type": "nsga2"})
-        if sampler.get("type", "nsga2") not in SAMPLERS:
-            raise SpaceError(f"sampler.type: unknown sampler {sampler.get('type')!r}; choose one of {list(SAMPLERS)}")
-        bad = sorted(set(sampler) - {"type", "seed", "population_size"})
-        if bad:
-            raise SpaceError(f"sampler.{bad[0]}: unknown key (type, seed, population_size)")
         n_trials = data.get("n_trials", 100)
         if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
             raise SpaceError(f"n_trials: expected a positive integer, got {n_trials!r}")
         baselines = data.get("baselines") or []
         if not isinstance(baselines, list) or not all(isinstance(b, str) for b in baselines):
             raise SpaceError("baselines: expected a list of zoo names or spec paths")
-        space = cls(study=data["study"], base=str(data["base"]), knobs=knobs, objectives=tuple(objs),
-                    constraints=dict(cons), sampler=sampler, baselines=tuple(baselines), n_trials=n_trials,
-                    training=dict(data.get("training") or {}), latency=dict(data.get("latency") or {}),
+        space = cls(study=data["study"], base=str(data["base"]), knobs=knobs,
+                    objectives=_parse_objectives(data["objectives"]),
+                    constraints=_parse_constraints(data.get("constraints")),
+                    sampler=_parse_sampler(data.get("sampler")), baselines=tuple(baselines), n_trials=n_trials,
+                    training=_parse_training(data.get("training")), latency=_parse_latency(data.get("latency")),
                     source=source)
-        space.base_spec()  # the base must resolve
+        space._check_indices()  # also: the base must resolve
         for b in space.baselines:
             space.params_for(b)  # every baseline must lie inside the space
         return space
+
+    def _check_indices(self) -> None:
+        """Stage and branch indices in knob names must exist in the base spec."""
+        base = self.base_spec()
+        n_stages, n_branches = len(base.stages), max(len(s.widths) for s in base.stages)
+        for k in self.knobs:
+            fam, _, idx = k.name.partition(".")
+            if not idx:
+                continue
+            what, n = ("branch", n_branches) if fam == "widths" else ("stage", n_stages)
+            if int(idx) >= n:
+                plural = "branches" if what == "branch" else "stages"
+                raise SpaceError(f"knobs.{k.name}: {what} {idx} does not exist; the base {self.base!r} has "
+                                 f"{n} {plural} (0-{n - 1})")
 
     # -- spec generation -------------------------------------------------------------------
     def base_spec(self) -> NetworkSpec:

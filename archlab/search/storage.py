@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from pathlib import Path
 
 import optuna
@@ -24,9 +25,33 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 
 __all__ = ["resolve_storage", "describe_storage", "recover_stale_trials", "mark_worker", "WORKER_ATTR",
-           "load_run_study"]
+           "load_run_study", "storage_file", "set_optuna_verbosity"]
 
 WORKER_ATTR = "archlab_worker"
+
+
+def set_optuna_verbosity(quiet: bool = False) -> None:
+    """Optuna's log level for archlab's commands: warnings only, errors only when ``quiet`` (its
+    INFO lines -- "A new study created", one per trial -- repeat what the progress bar shows)."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR if quiet else optuna.logging.WARNING)
+
+
+def storage_file(url: str) -> Path | None:
+    """The file behind a ``sqlite:///PATH`` or journal storage URL, else None (a server database).
+
+    >>> storage_file("sqlite:///runs/s/study.db"), storage_file("journal:a/b.journal")
+    (PosixPath('runs/s/study.db'), PosixPath('a/b.journal'))
+    >>> storage_file("postgresql+psycopg2://me@host/db") is None
+    True
+    """
+    url = str(url)
+    if url.startswith("journal:"):
+        return Path(url[len("journal:"):])
+    if url.endswith(".journal") and "://" not in url:
+        return Path(url)
+    if url.startswith("sqlite:///"):
+        return Path(url[len("sqlite:///"):])
+    return None
 
 
 def resolve_storage(url: str | None, run_dir: str | Path, workers: int = 1, *, heartbeat_interval: int = 10,
@@ -47,9 +72,11 @@ def resolve_storage(url: str | None, run_dir: str | Path, workers: int = 1, *, h
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                          heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
-                          engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None)
+        with warnings.catch_warnings():  # heartbeats and their retry callback: deliberate, see above
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=max_retry),
+                              engine_kwargs={"pool_pre_ping": True} if not url.startswith("sqlite") else None)
     except ModuleNotFoundError as e:
         raise ValueError(f"storage: the database driver for {url.split('://')[0]!r} is not installed ({e.name}); "
                          "for PostgreSQL: pip install 'archlab[postgres]'") from None
@@ -120,4 +147,11 @@ def load_run_study(space, run_dir: str | Path, url: str | None = None) -> optuna
             raise FileNotFoundError(f"no study storage in {run_dir} (run `archlab search {space.source}` first, "
                                     "or pass --storage/--run-dir)")
         url = f"journal:{journal}" if journal.exists() else f"sqlite:///{db}"
-    return optuna.load_study(study_name=space.study, storage=resolve_storage(url, run_dir))
+    elif (f := storage_file(url)) is not None and not f.is_file():
+        raise FileNotFoundError(f"storage: no such file {f}")  # (opening it would create an empty one)
+    storage = resolve_storage(url, run_dir)
+    names = optuna.get_all_study_names(storage)
+    if space.study not in names:
+        raise ValueError(f"storage {describe_storage(storage)} holds no study {space.study!r} "
+                         f"(it holds: {', '.join(names) or 'none'})")
+    return optuna.load_study(study_name=space.study, storage=storage)

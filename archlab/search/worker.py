@@ -6,7 +6,7 @@ import sys
 
 from .runner import run_worker
 from .space import SearchSpace
-from .storage import resolve_storage
+from .storage import resolve_storage, set_optuna_verbosity
 
 
 def main(argv=None) -> int:
@@ -16,7 +16,9 @@ def main(argv=None) -> int:
     p.add_argument("--run-dir", required=True)
     p.add_argument("--n-trials", type=int, required=True)
     p.add_argument("--worker", type=int, default=0, help="worker index (seeds this worker's sampler apart)")
+    p.add_argument("--quiet", action="store_true", help="Optuna errors only (default: warnings)")
     a = p.parse_args(argv)
+    set_optuna_verbosity(a.quiet)
     space = SearchSpace.from_yaml(a.space)
     run_worker(space, resolve_storage(a.storage, a.run_dir, workers=2), a.run_dir, a.n_trials, progress=False,
                worker=a.worker)
