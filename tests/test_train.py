@@ -183,31 +183,60 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tiny_spec, tmp_path):
         train(_cfg(tiny_spec, tmp_path / "c", resume=True))
 
 
-@needs_lspet
-def test_cli_train_and_eval(tiny_spec, tmp_path, capsys):
-    import argparse
+def _main(argv, capsys):
+    """``archlab`` in this process: (exit code, stdout, stderr)."""
+    from archlab.cli import main
+    rc = main([str(a) for a in argv])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
 
-    from archlab.train.cli import register
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers(dest="cmd"))
+
+@needs_lspet
+def test_cli_chunked_run_resumes_from_its_config(tiny_spec, tmp_path, capsys):
+    """The README's resume form after a --stop-epoch chunk continues to the end; a call with nothing
+    left to train says so and exits 1."""
     out = tmp_path / "cli"
-    args = parser.parse_args(["train", tiny_spec, "--data", "lspet", "--input", "64x48", "--epochs", "1",
-                              "--batch", "4", "--limit-train", "8", "--limit-val", "4", "--workers", "0",
-                              "--max-steps-per-epoch", "1", "--out", str(out), "--no-progress"])
-    assert args.func(args) == 0
-    assert "epochs done: 1/1" in capsys.readouterr().out
-    cfg = TrainConfig.load(out / "config.yaml")
-    assert cfg.input_size == (64, 48) and cfg.max_steps_per_epoch == 1 and cfg.milestones is None
-    args = parser.parse_args(["eval", str(out / "last.pt"), "--split", "val", "--limit", "4", "--out",
-                              str(tmp_path / "p.json")])
-    assert args.func(args) == 0
-    text = capsys.readouterr().out
-    assert "PCK@0.2" in text and "head_top" in text and (tmp_path / "p.json").is_file()
-    # the run's own config.yaml drives a resume; changing the schedule is refused
-    args = parser.parse_args(["train", str(out / "config.yaml"), "--resume", "--no-progress"])
-    assert args.func(args) == 0 and "epochs done: 1/1" in capsys.readouterr().out
-    with pytest.raises(ConfigError, match="epochs"):
-        args.func(parser.parse_args(["train", str(out / "config.yaml"), "--epochs", "2", "--resume"]))
+    rc, text, _ = _main(["train", tiny_spec, "--data", "lspet", "--input", "64x48", "--epochs", "2",
+                         "--stop-epoch", "1", "--batch", "4", "--limit-train", "8", "--limit-val", "4",
+                         "--workers", "0", "--max-steps-per-epoch", "1", "--out", out, "--no-progress"], capsys)
+    assert rc == 0 and "epochs done: 1/2" in text and f"continue with: archlab train {out / 'config.yaml'}" in text
+    # the opening summary: model + parameters, splits with sample counts, schedule, machine, resume state
+    assert "model: tiny_w8, " in text and "parameters" in text and "joints: 14 (lspet)" in text
+    assert "train 'train' 8000 samples, using the first 8 (limit_train)" in text
+    assert "val 'val' 1000 samples, using the first 4 (limit_val)" in text
+    assert "epochs 2 (this call stops after epoch 1), batch 4, 1 steps/epoch" in text
+    assert f"threads {torch.get_num_threads()}, workers 0, amp off, channels_last off" in text
+    assert f"fresh run -> {out}" in text
+    # printed metrics are percent (metrics.csv keeps fractions)
+    row = json.loads((out / "metrics.jsonl").read_text().splitlines()[0])
+    assert f"val_PCK@0.2={100 * row['val_PCK@0.2']:.1f}%" in text
+    assert f"best val PCK@0.2: {100 * row['val_PCK@0.2']:.1f}% (epoch 1)" in text
+    cfg = TrainConfig.load(out / "config.yaml")          # the run, not the invocation
+    assert cfg.stop_epoch is None and cfg.resume is False and cfg.epochs == 2 and cfg.input_size == (64, 48)
+    rc, text, _ = _main(["eval", out / "last.pt", "--split", "val", "--limit", "4", "--out", tmp_path / "p.json"],
+                        capsys)
+    assert rc == 0 and "PCK@0.2" in text and "head_top" in text and (tmp_path / "p.json").is_file()
+    # a stop epoch already reached: nothing to train, exit 1
+    rc, text, err = _main(["train", out / "config.yaml", "--resume", "--stop-epoch", "1"], capsys)
+    assert rc == 1 and "nothing to train: stop_epoch 1 is already reached (1 of 2 epochs done" in err
+    # a run folder written before stop_epoch stopped being saved: the stale value is ignored, with a note
+    (out / "config.yaml").write_text((out / "config.yaml").read_text().replace("stop_epoch: null",
+                                                                               "stop_epoch: 1"))
+    rc, text, err = _main(["train", out / "config.yaml", "--resume", "--no-progress"], capsys)
+    assert rc == 0 and "ignoring stop_epoch: 1" in err, err
+    assert "epochs done: 2/2" in text and "(1 in this call)" in text
+    assert "resuming" in text and "1 epochs done + 0 steps (global step 1)" in text
+    ck = load_checkpoint(out / "last.pt")
+    assert (ck["epoch"], ck["global_step"]) == (2, 2)
+    assert [json.loads(x)["epoch"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [1, 2]
+    # complete: nothing to train, exit 1, the checkpoint untouched
+    mtime = (out / "last.pt").stat().st_mtime_ns
+    rc, text, err = _main(["train", out / "config.yaml", "--resume"], capsys)
+    assert rc == 1 and "nothing to train: all 2 epochs of" in err and "best PCK@0.2" in err and text == ""
+    assert (out / "last.pt").stat().st_mtime_ns == mtime
+    # changing the schedule on resume is refused, naming the field
+    rc, _, err = _main(["train", out / "config.yaml", "--epochs", "3", "--resume"], capsys)
+    assert rc == 2 and "epochs: checkpoint has 2, now 3" in err
 
 
 @needs_lspet

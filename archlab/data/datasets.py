@@ -29,7 +29,8 @@ unreadable image, a malformed annotation or a joint-count mismatch raises :class
 (a ``ValueError``). With ``skip_bad=True`` bad samples are dropped instead (images are checked
 when the dataset is built); ``.skipped`` counts them and ``.skipped_items`` lists
 ``(file, reason)``. Images that fail only when decoded are replaced by the next readable
-sample; those counts stay in the process that met them (a DataLoader worker's own copy).
+sample; those counts stay in the process that met them (a DataLoader worker's own copy), so
+with ``skip_bad`` every sample's ``meta['skipped']`` also lists them (``file<TAB>reason`` lines, or '').
 """
 from __future__ import annotations
 
@@ -184,25 +185,12 @@ class TopDownDataset(torch.utils.data.Dataset):
         """All ground-truth joints (N, J, 3): image pixels + visibility."""
         return self._joints
 
-    @property
-    def centers(self) -> np.ndarray:
-        return self._centers
-
-    @property
-    def scales(self) -> np.ndarray:
-        return self._scales
-
-    @property
-    def image_ids(self) -> np.ndarray:
-        return self._image_ids
-
-    @property
-    def ann_ids(self) -> np.ndarray:
-        return self._ann_ids
-
-    @property
-    def head_sizes(self) -> np.ndarray:
-        return self._head_sizes
+    #: per-sample arrays (N, 2) / (N, 2) / (N,) ...: crop centres and sizes, ids, PCKh head sizes
+    centers = property(lambda self: self._centers)
+    scales = property(lambda self: self._scales)
+    image_ids = property(lambda self: self._image_ids)
+    ann_ids = property(lambda self: self._ann_ids)
+    head_sizes = property(lambda self: self._head_sizes)
 
     @property
     def image_files(self) -> list:
@@ -230,13 +218,18 @@ class TopDownDataset(torch.utils.data.Dataset):
                 raise IndexError(f"index {idx} out of range for {type(self).__name__} of {n} samples")
         if not self.skip_bad:
             return self._sample(idx)
+        bad = []
         for k in range(n):
             i = (idx + k) % n
             try:
-                return self._sample(i)
+                sample = self._sample(i)
             except (DatasetError, FileNotFoundError) as e:
                 self.skipped += 1
                 self.skipped_items.append((self._paths[i], str(e)))
+                bad.append(f"{self._paths[i]}\t{e}")
+                continue
+            sample["meta"]["skipped"] = "\n".join(bad)   # crosses DataLoader workers with the batch
+            return sample
         raise DatasetError(f"{type(self).__name__}: no readable sample left")
 
     def _sample(self, idx: int) -> dict:

@@ -31,7 +31,8 @@ def register(subparsers) -> None:
     _optional(t, "--input", help="input size HEIGHTxWIDTH, e.g. 128x96 (default 256x192)")
     _optional(t, "--epochs", type=int, help="total epochs; the LR schedule (x0.1 at 170/210 and 200/210 of "
                                             "them) follows this")
-    _optional(t, "--stop-epoch", type=int, help="stop after this many epochs (chunked runs; continue with --resume)")
+    _optional(t, "--stop-epoch", type=int, help="end this invocation after epoch N (chunked runs; continue with "
+                                                "--resume; not saved in the run's config.yaml)")
     _optional(t, "--batch", type=int, help="batch size per process (default 32)")
     _optional(t, "--lr", type=float, help="Adam learning rate (default 1e-3)")
     _optional(t, "--milestones", help="comma-separated LR-decay epochs (default: paper's, scaled)")
@@ -49,11 +50,14 @@ def register(subparsers) -> None:
     _optional(t, "--val-every", type=int, help="validate every N epochs (default 1; always after the last)")
     _optional(t, "--checkpoint-every", type=int, help="also write last.pt every N steps (default 100; 0: off)")
     t.add_argument("--flip-test", action="store_true", default=None, help="flip test during validation")
+    t.add_argument("--skip-bad-images", action="store_true", default=None,
+                   help="skip unreadable images / broken annotations instead of stopping; the run lists them "
+                        "(summary, metrics.csv skipped_images, OUT/skipped_images.txt)")
     _optional(t, "--train-split", help="split to train on (default train; LSPET protocol: fit)")
     _optional(t, "--val-split", help="split to validate and pick best.pt on (default val; LSPET protocol: search_val)")
     _optional(t, "--out", help="run folder (default runs/<model name>)")
     t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/last.pt")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar (the opening summary still prints)")
     t.set_defaults(func=cmd_train)
 
     e = subparsers.add_parser("eval", help="evaluate a checkpoint: PCK@0.2 / PCKh@0.5 (LSPET), OKS AP (COCO)",
@@ -88,9 +92,11 @@ def _is_train_config(path: str) -> bool:
 
 
 def config_from_args(args):
-    """A :class:`TrainConfig` from ``archlab train`` arguments."""
+    """A :class:`TrainConfig` from ``archlab train`` arguments. On ``--resume`` from a config file,
+    a ``stop_epoch`` in the file is ignored (it ends one invocation; ``--stop-epoch`` sets a new one)."""
     from .config import ConfigError, TrainConfig
-    if _is_train_config(args.model):
+    from_file = _is_train_config(args.model)
+    if from_file:
         cfg = TrainConfig.load(args.model)
     else:
         stem = Path(args.model).stem if args.model.endswith((".yaml", ".yml")) else args.model
@@ -102,7 +108,7 @@ def config_from_args(args):
               "limit_train": "limit_train", "limit_val": "limit_val", "val_every": "val_every",
               "checkpoint_every": "checkpoint_every", "flip_test": "flip_test", "out": "out",
               "resume": "resume", "stop_epoch": "stop_epoch", "train_split": "train_split",
-              "val_split": "val_split"}
+              "val_split": "val_split", "skip_bad_images": "skip_bad_images"}
     for a, f in simple.items():
         v = getattr(args, a, None)
         if v is not None:
@@ -119,23 +125,43 @@ def config_from_args(args):
         changes["deterministic"] = False
     if args.no_progress:
         changes["progress"] = False
+    if from_file and args.resume and args.stop_epoch is None and cfg.stop_epoch is not None:
+        print(f"note: ignoring stop_epoch: {cfg.stop_epoch} in {args.model} (it ends one invocation; pass "
+              "--stop-epoch N to stop early again)", file=sys.stderr)
+        changes["stop_epoch"] = None
     return cfg.replace(**changes) if changes else cfg
 
 
 def cmd_train(args) -> int:
+    """Train; exit 1 when there was nothing left to train (the run is complete or ``--stop-epoch``
+    is already reached), saying so."""
+    from .console import percent_metrics
     from .loop import train
     cfg = config_from_args(args)
-    res = train(cfg)
-    if res["world_size"] == 1 or int(__import__("os").environ.get("RANK", "0")) == 0:
-        last = res.get("last") or {}
-        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in last.items()}
-        print(f"run folder: {res['run_dir']}  epochs done: {res['epochs_done']}/{cfg.epochs}  "
-              f"steps: {res['global_step']}")
-        if shown:
-            print("last epoch: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    res = train(cfg, summary=True)
+    if res["world_size"] > 1 and int(__import__("os").environ.get("RANK", "0")) != 0:
+        return 0
+    if res["nothing_to_do"]:
         b = res["best"]
-        if b.get("value") is not None:
-            print(f"best val {b['metric']}: {b['value']:.4f} (epoch {b['epoch']}) -> {Path(res['run_dir']) / 'best.pt'}")
+        best = (f"; best {b['metric']} {100 * b['value']:.1f}% at epoch {b['epoch']} -> "
+                f"{Path(res['run_dir']) / 'best.pt'}" if b.get("value") is not None else "")
+        print(f"archlab train: nothing to train: {res['nothing_to_do']}{best}", file=sys.stderr)
+        return 1
+    print(f"run folder: {res['run_dir']}  epochs done: {res['epochs_done']}/{cfg.epochs}  "
+          f"steps: {res['global_step']} ({res['steps_run']} in this call)")
+    if res["last"]:
+        shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in percent_metrics(res["last"]).items()}
+        print("last epoch: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    b = res["best"]
+    if b.get("value") is not None:
+        print(f"best val {b['metric']}: {100 * b['value']:.1f}% (epoch {b['epoch']}) -> "
+              f"{Path(res['run_dir']) / 'best.pt'}")
+    if res["skipped"]:
+        print(f"skipped {len(res['skipped'])} bad image(s) (list: {Path(res['run_dir']) / 'skipped_images.txt'}):")
+        for f, reason in res["skipped"][:10]:
+            print(f"  {f}: {reason}")
+    if res["epochs_done"] < cfg.epochs and not res["stopped"]:
+        print(f"continue with: archlab train {Path(res['run_dir']) / 'config.yaml'} --resume")
     return 0
 
 

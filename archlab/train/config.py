@@ -60,6 +60,9 @@ class TrainConfig:
     schedule still follows ``epochs``; continue with ``resume=True``). ``batch`` is per process.
     ``train_split`` / ``val_split`` name the dataset's splits to train on and to validate (and
     pick ``best.pt``) on: LSPET's search protocol uses ``fit`` / ``search_val``.
+    ``skip_bad_images`` drops unreadable images and broken annotations instead of stopping (the
+    run reports which). ``stop_epoch`` and ``resume`` describe one invocation, not the run:
+    :meth:`run_record` (what a run folder's ``config.yaml`` holds) leaves them out.
     """
 
     model: str = "litehrnet_18_coco"
@@ -91,6 +94,7 @@ class TrainConfig:
     stop_epoch: int | None = None
     train_split: str = "train"
     val_split: str = "val"
+    skip_bad_images: bool = False
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -121,7 +125,8 @@ class TrainConfig:
                                   f"got {getattr(self, name)!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"device: expected one of {', '.join(DEVICES)}, got {self.device!r}")
-        for name in ("amp", "channels_last", "deterministic", "flip_test", "resume", "progress"):
+        for name in ("amp", "channels_last", "deterministic", "flip_test", "resume", "progress",
+                     "skip_bad_images"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name}: expected true/false, got {getattr(self, name)!r}")
         if not isinstance(self.out, (str, Path)) or not str(self.out):
@@ -162,6 +167,15 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return dataclasses.replace(self, **changes)
+
+    def run_record(self) -> "TrainConfig":
+        """The run without this invocation's ``stop_epoch`` / ``resume``: what ``config.yaml`` holds,
+        so ``archlab train RUN/config.yaml --resume`` continues to ``epochs``.
+
+        >>> TrainConfig(epochs=4, stop_epoch=1, resume=True).run_record().stop_epoch is None
+        True
+        """
+        return self.replace(stop_epoch=None, resume=False)
 
     def to_dict(self) -> dict:
         d = {}

@@ -47,38 +47,45 @@ def resolve_data_dir(data: str, data_root=None) -> Path:
 
 
 def open_dataset(data: str, data_root=None, split: str = "val", input_size=(256, 192), train: bool = False,
-                 sigma: float = 2.0):
-    """A dataset of ``data`` (``'lspet'``, ``'coco'``, ``'mpii'``) from ``data_root``."""
+                 sigma: float = 2.0, skip_bad: bool = False):
+    """A dataset of ``data`` (``'lspet'``, ``'coco'``, ``'mpii'``) from ``data_root``; ``skip_bad``
+    drops bad samples (see :class:`archlab.data.TopDownDataset`)."""
     from ..data.datasets import COCOKeypointDataset, LSPETDataset, MPIIDataset
     d = resolve_data_dir(data, data_root)
+    kw = dict(sigma=sigma, skip_bad=skip_bad)
     if data == "lspet":
-        return LSPETDataset(d, split, tuple(input_size), train, sigma=sigma)
+        return LSPETDataset(d, split, tuple(input_size), train, **kw)
     if data == "coco":
         if split not in ("train", "val"):
             raise ValueError(f"coco split must be 'train' or 'val', got {split!r}")
         return COCOKeypointDataset(d / "annotations" / f"person_keypoints_{split}2017.json", d / f"{split}2017",
-                                   tuple(input_size), train, sigma=sigma)
+                                   tuple(input_size), train, **kw)
     if data == "mpii":
-        return MPIIDataset(d / "test_mpii.json", d, tuple(input_size), train, sigma=sigma)
+        return MPIIDataset(d / "test_mpii.json", d, tuple(input_size), train, **kw)
     raise ValueError(f"unknown dataset {data!r}; choose lspet, coco or mpii")
 
 
 # ------------------------------------------------------------------------------------------------
 @torch.no_grad()
 def predict(model, loader, info, device, *, flip_test: bool = False, channels_last: bool = False,
-            amp_dtype=None) -> dict:
+            amp_dtype=None, skipped: dict | None = None) -> dict:
     """Run ``model`` over ``loader``; returns numpy arrays keyed ``index``, ``preds`` (N, J, 2)
     image pixels, ``maxvals`` (N, J), ``joints`` (N, J, 3) ground truth, ``image_id``, ``score``
-    (box score), ``head_size``, ``center``, ``scale``, ``heatmap_size``."""
+    (box score), ``head_size``, ``center``, ``scale``, ``heatmap_size``. Bad images a skipping
+    dataset replaced are added to ``skipped`` (file -> reason); data errors raised in loader
+    workers come out as the dataset's own one-line message."""
     from ..data.heatmaps import flip_test as _flip_test
     from ..data.heatmaps import get_final_preds
+    from .console import batches, note_skipped
     was_training = model.training
     model.eval()
     out = {k: [] for k in ("index", "preds", "maxvals", "joints", "image_id", "score", "head_size",
                            "center", "scale")}
     hm_size = None
     try:
-        for batch in loader:
+        for batch in batches(loader):
+            if skipped is not None:
+                note_skipped(batch["meta"], skipped)
             images = batch["image"].to(device, non_blocking=True)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)

@@ -3,10 +3,12 @@
 ``train(config)`` builds the model (joints from the dataset, input size from the config),
 trains, validates every ``val_every`` epochs and writes into ``config.out``::
 
-    config.yaml      the resolved TrainConfig
+    config.yaml      the resolved TrainConfig, less this invocation's stop_epoch / resume
     model.yaml       the NetworkSpec
-    metrics.csv      one row per epoch (also metrics.jsonl): epoch, lr, train_loss, val metrics,
-                     images_per_s, data_wait_frac, ...
+    metrics.csv      one row per epoch (also metrics.jsonl): epoch, lr, train_loss, val metrics
+                     (fractions: 0.712 is 71.2%; the CLI prints percent), images_per_s,
+                     data_wait_frac, skipped_images (with skip_bad_images), ...
+    skipped_images.txt  with skip_bad_images: each bad image skipped, ``file<TAB>reason``
     last.pt          every epoch and every ``checkpoint_every`` steps (atomic writes)
     best.pt          at the best validation ``PCK@0.2`` (LSPET), ``PCKh@0.5`` (MPII) or ``AP`` (COCO)
 
@@ -41,7 +43,7 @@ __all__ = ["train", "JointsMSELoss", "RESUME_MAY_CHANGE"]
 #: config fields a resumed run may change; every other field must match the checkpoint's
 RESUME_MAY_CHANGE = frozenset({"out", "resume", "workers", "device", "progress", "val_every", "flip_test",
                                "limit_val", "checkpoint_every", "stop_epoch", "data_root", "amp",
-                               "channels_last", "deterministic"})
+                               "channels_last", "deterministic", "skip_bad_images"})
 
 
 class JointsMSELoss(torch.nn.Module):
@@ -131,7 +133,9 @@ class _Dist:
 def _device(cfg: TrainConfig, dist: _Dist) -> torch.device:
     if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
         if not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' requested but CUDA is not available")
+            why = "a CPU-only build" if torch.version.cuda is None else "no GPU found"
+            raise ConfigError(f"device: 'cuda' requested but CUDA is not available here (torch "
+                              f"{torch.__version__}, {why}); use device 'cpu' or 'auto' (--device cpu)")
         return torch.device("cuda", dist.local_rank if dist.enabled else torch.cuda.current_device())
     return torch.device("cpu")
 
@@ -202,222 +206,323 @@ class _MetricsLog:
 
 
 # ------------------------------------------------------------------------------------------------
-def train(config: TrainConfig, *, stop_after_steps: int | None = None) -> dict:
+def train(config: TrainConfig, *, stop_after_steps: int | None = None, summary: bool | None = None) -> dict:
     """Train as ``config`` says; returns a summary dict (``run_dir``, ``epochs_done``,
-    ``global_step``, ``best``, ``last`` (the last metrics row), ``stopped``).
+    ``global_step``, ``best``, ``last`` (the last metrics row), ``stopped``, ``epochs_run`` and
+    ``steps_run`` (what this call trained), ``nothing_to_do``, ``skipped`` (bad images skipped,
+    ``[file, reason]`` pairs)).
 
+    A resumed run with nothing left to train (all ``epochs`` done, or ``stop_epoch`` already
+    reached) returns at once, before any data is read, with ``nothing_to_do`` saying why (the CLI
+    prints it and exits 1). ``summary`` prints the opening summary (model, data, splits, joints,
+    schedule, threads, workers, device, resume state) on rank 0; default ``config.progress``.
     ``stop_after_steps`` (a test hook) ends the run right after that global optimiser step, as if
     the process had been killed there: nothing beyond the periodic checkpoints is written.
     """
-    from .. import create_model
-    from ..data.joints import get_dataset_info
-    from .evaluate import compute_metrics, main_metric, merge, open_dataset, predict
-    from .sampling import IndexSubset, ResumableBatchSampler, SeededSamples
-
+    from .console import opening_summary
     if not isinstance(config, TrainConfig):
         raise TypeError(f"train expects a TrainConfig, got {type(config).__name__}")
-    cfg = config
     dist = _Dist()
-    device = _device(cfg, dist)
+    device = _device(config, dist)
     dist.init(device)
     try:
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        run_dir = Path(cfg.out)
-        last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-        ckpt = None
-        if cfg.resume:
-            if not last_path.is_file():
-                raise FileNotFoundError(f"nothing to resume: {last_path} not found (drop --resume to start)")
-            ckpt = load_checkpoint(last_path)
-            try:
-                old = TrainConfig.from_yaml_text(ckpt["config"])
-            except (ConfigError, KeyError, TypeError) as e:
-                raise CheckpointError(f"{last_path}: stored config unreadable ({e})") from e
-            diff = _config_diff(old, cfg)
-            if diff:
-                raise ConfigError("cannot resume with a different training setup:\n  " + "\n  ".join(diff))
-        elif last_path.exists():
-            raise ConfigError(f"{last_path} exists: pass resume=True (--resume) to continue that run, "
-                              "or choose another output folder")
-        _set_determinism(cfg, device)
-
-        info = get_dataset_info(cfg.data)
-        train_split, val_split = cfg.train_split, cfg.val_split
-        train_ds = open_dataset(cfg.data, cfg.data_root, train_split, cfg.input_size, train=True, sigma=cfg.sigma)
-        val_ds = open_dataset(cfg.data, cfg.data_root, val_split, cfg.input_size, train=False, sigma=cfg.sigma)
-        train_set = SeededSamples(IndexSubset(train_ds, cfg.limit_train), cfg.seed)
-        val_set = IndexSubset(val_ds, cfg.limit_val)
-
-        from .. import resolve_spec
-        spec = resolve_spec(cfg.model, num_joints=info.num_joints, input_size=tuple(cfg.input_size))
-        model = create_model(spec).to(device)
-        if cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(cfg.resolved_milestones()), cfg.gamma)
-        use_scaler = cfg.amp and device.type == "cuda"
-        amp_dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if cfg.amp else None
-        scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
-        criterion = JointsMSELoss(use_target_weight=True)
-
-        start_epoch, start_step, global_step = 0, 0, 0
-        accum = _zero_accum()
-        best = {"metric": main_metric(cfg.data), "value": None, "epoch": None}
-        if ckpt is not None:
-            try:
-                model.load_state_dict(ckpt["model"])
-                optimizer.load_state_dict(ckpt["optimizer"])
-                load_scheduler_state(scheduler, ckpt["scheduler"])
-                if use_scaler and ckpt.get("scaler"):
-                    scaler.load_state_dict(ckpt["scaler"])
-                start_epoch, start_step = int(ckpt["epoch"]), int(ckpt["step_in_epoch"])
-                global_step = int(ckpt["global_step"])
-                accum.update({k: float(v) for k, v in ckpt.get("epoch_accum", {}).items()})
-                best.update(ckpt.get("best") or {})
-                set_rng_state(ckpt["rng"])
-            except (KeyError, RuntimeError, ValueError, TypeError) as e:
-                raise CheckpointError(f"{last_path}: cannot restore training state ({type(e).__name__}: {e})") from e
-
-        ddp_model = model
-        if dist.enabled:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-            ddp_model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-        sampler = ResumableBatchSampler(len(train_set), cfg.batch, shuffle=True, seed=cfg.seed, rank=dist.rank,
-                                        num_replicas=dist.world, drop_last=len(train_set) >= cfg.batch * dist.world,
-                                        max_batches=cfg.max_steps_per_epoch)
-        val_sampler = ResumableBatchSampler(len(val_set), cfg.batch, shuffle=False, rank=dist.rank,
-                                            num_replicas=dist.world, drop_last=False, with_epoch=False)
-        pin = device.type == "cuda"
-        loader_gen = torch.Generator().manual_seed(cfg.seed)   # keeps DataLoader off the global RNG
-        train_loader = torch.utils.data.DataLoader(train_set, batch_sampler=sampler, num_workers=cfg.workers,
-                                                   pin_memory=pin, generator=loader_gen)
-        val_loader = torch.utils.data.DataLoader(val_set, batch_sampler=val_sampler, num_workers=cfg.workers,
-                                                 pin_memory=pin)
-        steps_per_epoch = sampler.batches_per_epoch()
-
-        log = _MetricsLog(run_dir)
-        if dist.main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            cfg.save(run_dir / "config.yaml")
-            spec.to_yaml(run_dir / "model.yaml")
-            log.truncate(start_epoch)
-        dist.barrier()
-
-        def save(path: Path, epoch: int, step_in_epoch: int):
-            if not dist.main:
-                return
-            state = {
-                "format": FORMAT, "version": VERSION,
-                "model": _unwrap(ddp_model).state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler_state(scheduler), "scaler": scaler.state_dict() if use_scaler else {},
-                "epoch": int(epoch), "step_in_epoch": int(step_in_epoch), "global_step": int(global_step),
-                "epoch_accum": {k: float(v) for k, v in accum.items()}, "rng": rng_state(), "best": dict(best),
-                "config": cfg.to_yaml(), "spec": spec.to_yaml(), "data": cfg.data,
-                "joint_names": list(info.joint_names), "world_size": dist.world,
-            }
-            save_atomic(state, path)
-
-        end_epoch = cfg.epochs if cfg.stop_epoch is None else min(cfg.epochs, cfg.stop_epoch)
-        last_row, stopped = None, False
-        bar_factory = None
-        if dist.main and cfg.progress:
-            from tqdm import tqdm as bar_factory
-        epochs_done = start_epoch
-        ctx = torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None else nullcontext()
-        for epoch in range(start_epoch, end_epoch):
-            first = start_step if epoch == start_epoch else 0
-            if first == 0:
-                accum = _zero_accum()
-            sampler.set_epoch(epoch, first)
-            lr = optimizer.param_groups[0]["lr"]
-            ddp_model.train()
-            bar = bar_factory(total=steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                              unit="step", dynamic_ncols=True, leave=False) if bar_factory else None
-            step = first
-            t_prev = time.perf_counter()
-            it = iter(train_loader)
-            while True:
-                try:
-                    batch = next(it)
-                except StopIteration:
-                    break
-                t_data = time.perf_counter()
-                images = batch["image"].to(device, non_blocking=True)
-                target = batch["target"].to(device, non_blocking=True)
-                weight = batch["target_weight"].to(device, non_blocking=True)
-                if cfg.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
-                with ctx:
-                    out = ddp_model(images)
-                loss = criterion(out.float(), target, weight)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"non-finite training loss {loss.item()} at epoch {epoch + 1}, "
-                                             f"step {step + 1}; lower the learning rate or check the data")
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                t_end = time.perf_counter()
-                n = images.shape[0]
-                accum["loss_sum"] += float(loss.detach()) * n
-                accum["count"] += n
-                accum["images"] += n
-                accum["time"] += t_end - t_prev
-                accum["wait"] += t_data - t_prev
-                step += 1
-                global_step += 1
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{accum['loss_sum'] / max(accum['count'], 1):.3g}",
-                                    img_s=f"{accum['images'] * dist.world / max(accum['time'], 1e-9):.1f}")
-                if cfg.checkpoint_every and global_step % cfg.checkpoint_every == 0 and step < steps_per_epoch:
-                    save(last_path, epoch, step)
-                t_prev = time.perf_counter()
-                if stop_after_steps is not None and global_step >= stop_after_steps:
-                    stopped = True
-                    break
-            if bar is not None:
-                bar.close()
-            if stopped:
-                break
-            scheduler.step()
-            sums = dist.all_reduce_sum([accum["loss_sum"], accum["count"], accum["images"], accum["time"],
-                                        accum["wait"]])
-            row = {"epoch": epoch + 1, "lr": lr, "train_loss": sums[0] / max(sums[1], 1),
-                   "images_per_s": sums[2] / max(sums[3] / dist.world, 1e-9),
-                   "data_wait_frac": sums[4] / max(sums[3], 1e-9), "steps": step, "global_step": global_step,
-                   "epoch_time_s": sums[3] / dist.world}
-            is_best = False
-            if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
-                t0 = time.perf_counter()
-                part = predict(_unwrap(ddp_model), val_loader, info, device, flip_test=cfg.flip_test,
-                               channels_last=cfg.channels_last, amp_dtype=amp_dtype)
-                parts = dist.all_gather(part)
-                metrics = compute_metrics(cfg.data, merge(parts), val_ds) if dist.main else None
-                metrics = dist.broadcast(metrics)
-                row.update({f"val_{k}": v for k, v in metrics.items() if k != "per_joint"})
-                row["val_time_s"] = time.perf_counter() - t0
-                value = metrics.get(best["metric"])
-                if value is not None and not (isinstance(value, float) and math.isnan(value)) and \
-                        (best["value"] is None or value > best["value"]):
-                    best.update(value=float(value), epoch=epoch + 1)
-                    is_best = True
-            accum = _zero_accum()
-            if is_best:
-                save(best_path, epoch + 1, 0)
-            save(last_path, epoch + 1, 0)
-            if dist.main:
-                log.append(row)
-            last_row = row
-            epochs_done = epoch + 1
-            dist.barrier()
-        dist.barrier()
-        return {"run_dir": str(run_dir), "epochs_done": epochs_done, "global_step": global_step, "best": best,
-                "last": last_row, "stopped": stopped, "checkpoint": str(last_path),
-                "steps_per_epoch": steps_per_epoch, "world_size": dist.world}
+        run = _Run(config, dist, device)
+        if run.nothing_to_do:
+            return run.result()
+        run.build()
+        if dist.main and (config.progress if summary is None else summary):
+            print(opening_summary(run), flush=True)
+        return run.fit(stop_after_steps)
     finally:
         dist.destroy()
+
+
+class _Run:
+    """One invocation of a training run: resume state, data, model, loaders, the epoch loop."""
+
+    def __init__(self, cfg: TrainConfig, dist: _Dist, device: torch.device):
+        from .evaluate import main_metric
+        self.cfg, self.dist, self.device = cfg, dist, device
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        self.run_dir = Path(cfg.out)
+        self.last_path, self.best_path = self.run_dir / "last.pt", self.run_dir / "best.pt"
+        self.best = {"metric": main_metric(cfg.data), "value": None, "epoch": None}
+        self.start_epoch = self.start_step = self.global_step = 0
+        self.ckpt = self._open_resume()
+        self.start_global = self.global_step
+        self.end_epoch = cfg.epochs if cfg.stop_epoch is None else min(cfg.epochs, cfg.stop_epoch)
+        self.epochs_done, self.last_row, self.stopped = self.start_epoch, None, False
+        self.accum, self.skipped, self.steps_per_epoch = _zero_accum(), {}, None
+        self.nothing_to_do = None
+        if self.start_epoch >= self.end_epoch:
+            self.nothing_to_do = (f"all {cfg.epochs} epochs of {self.run_dir} are already done"
+                                  if self.start_epoch >= cfg.epochs else
+                                  f"stop_epoch {cfg.stop_epoch} is already reached ({self.start_epoch} of "
+                                  f"{cfg.epochs} epochs done in {self.run_dir})")
+
+    def _open_resume(self):
+        """The checkpoint to resume (or None for a fresh run); refuses a changed training setup."""
+        cfg, last_path = self.cfg, self.last_path
+        if not cfg.resume:
+            if last_path.exists():
+                raise ConfigError(f"{last_path} exists: pass resume=True (--resume) to continue that run, "
+                                  "or choose another output folder")
+            return None
+        if not last_path.is_file():
+            raise FileNotFoundError(f"nothing to resume: {last_path} not found (drop --resume to start)")
+        ckpt = load_checkpoint(last_path)
+        try:
+            old = TrainConfig.from_yaml_text(ckpt["config"])
+        except (ConfigError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{last_path}: stored config unreadable ({e})") from e
+        diff = _config_diff(old, cfg)
+        if diff:
+            raise ConfigError("cannot resume with a different training setup:\n  " + "\n  ".join(diff))
+        try:
+            self.start_epoch, self.start_step = int(ckpt["epoch"]), int(ckpt["step_in_epoch"])
+            self.global_step = int(ckpt["global_step"])
+            self.best.update(ckpt.get("best") or {})
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{last_path}: cannot restore training state ({type(e).__name__}: {e})") from e
+        return ckpt
+
+    # -- setup ------------------------------------------------------------------------------------
+    def build(self) -> None:
+        """Datasets, model, optimiser (restored when resuming), loaders and the run folder."""
+        from ..data.joints import get_dataset_info
+        from .evaluate import open_dataset, resolve_data_dir
+        from .sampling import IndexSubset, SeededSamples
+        cfg = self.cfg
+        _set_determinism(cfg, self.device)
+        self.info = get_dataset_info(cfg.data)
+        self.data_dir = resolve_data_dir(cfg.data, cfg.data_root)
+        kw = dict(sigma=cfg.sigma, skip_bad=cfg.skip_bad_images)
+        self.train_ds = open_dataset(cfg.data, cfg.data_root, cfg.train_split, cfg.input_size, train=True, **kw)
+        self.val_ds = open_dataset(cfg.data, cfg.data_root, cfg.val_split, cfg.input_size, train=False, **kw)
+        for ds in (self.train_ds, self.val_ds):
+            self.skipped.update({f: reason for f, reason in ds.skipped_items})
+        self.train_set = SeededSamples(IndexSubset(self.train_ds, cfg.limit_train), cfg.seed)
+        self.val_set = IndexSubset(self.val_ds, cfg.limit_val)
+        self._build_model()
+        self._restore()
+        self._build_loaders()
+        self.log = _MetricsLog(self.run_dir)
+        if self.dist.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            cfg.run_record().save(self.run_dir / "config.yaml")
+            self.spec.to_yaml(self.run_dir / "model.yaml")
+            self.log.truncate(self.start_epoch)
+            if cfg.resume:
+                self.skipped.update(_read_skipped(self.run_dir / SKIPPED_FILE))
+        self.dist.barrier()
+
+    def _build_model(self) -> None:
+        from .. import create_model, resolve_spec
+        cfg = self.cfg
+        base = resolve_spec(cfg.model)
+        self.spec_joints = base.num_joints
+        self.spec = base.replace(num_joints=self.info.num_joints, input_size=tuple(cfg.input_size))
+        self.model = create_model(self.spec).to(self.device)
+        if cfg.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.MultiStepLR(self.optimizer, list(cfg.resolved_milestones()),
+                                                              cfg.gamma)
+        self.use_scaler = cfg.amp and self.device.type == "cuda"
+        self.amp_dtype = (torch.float16 if self.device.type == "cuda" else torch.bfloat16) if cfg.amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_scaler)
+        self.criterion = JointsMSELoss(use_target_weight=True)
+        self.ddp_model = self.model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+            self.ddp_model = DDP(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
+    def _restore(self) -> None:
+        ckpt = self.ckpt
+        if ckpt is None:
+            return
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            load_scheduler_state(self.scheduler, ckpt["scheduler"])
+            if self.use_scaler and ckpt.get("scaler"):
+                self.scaler.load_state_dict(ckpt["scaler"])
+            self.accum.update({k: float(v) for k, v in ckpt.get("epoch_accum", {}).items()})
+            set_rng_state(ckpt["rng"])
+        except (KeyError, RuntimeError, ValueError, TypeError) as e:
+            raise CheckpointError(f"{self.last_path}: cannot restore training state ({type(e).__name__}: {e})") from e
+
+    def _build_loaders(self) -> None:
+        from .sampling import ResumableBatchSampler
+        cfg, dist = self.cfg, self.dist
+        n = len(self.train_set)
+        self.sampler = ResumableBatchSampler(n, cfg.batch, shuffle=True, seed=cfg.seed, rank=dist.rank,
+                                             num_replicas=dist.world, drop_last=n >= cfg.batch * dist.world,
+                                             max_batches=cfg.max_steps_per_epoch)
+        val_sampler = ResumableBatchSampler(len(self.val_set), cfg.batch, shuffle=False, rank=dist.rank,
+                                            num_replicas=dist.world, drop_last=False, with_epoch=False)
+        pin = self.device.type == "cuda"
+        loader_gen = torch.Generator().manual_seed(cfg.seed)   # keeps DataLoader off the global RNG
+        self.train_loader = torch.utils.data.DataLoader(self.train_set, batch_sampler=self.sampler,
+                                                        num_workers=cfg.workers, pin_memory=pin, generator=loader_gen)
+        self.val_loader = torch.utils.data.DataLoader(self.val_set, batch_sampler=val_sampler,
+                                                      num_workers=cfg.workers, pin_memory=pin)
+        self.steps_per_epoch = self.sampler.batches_per_epoch()
+
+    def save(self, path: Path, epoch: int, step_in_epoch: int) -> None:
+        if not self.dist.main:
+            return
+        state = {
+            "format": FORMAT, "version": VERSION,
+            "model": _unwrap(self.ddp_model).state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": scheduler_state(self.scheduler),
+            "scaler": self.scaler.state_dict() if self.use_scaler else {},
+            "epoch": int(epoch), "step_in_epoch": int(step_in_epoch), "global_step": int(self.global_step),
+            "epoch_accum": {k: float(v) for k, v in self.accum.items()}, "rng": rng_state(),
+            "best": dict(self.best), "config": self.cfg.to_yaml(), "spec": self.spec.to_yaml(),
+            "data": self.cfg.data, "joint_names": list(self.info.joint_names), "world_size": self.dist.world,
+        }
+        save_atomic(state, path)
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def fit(self, stop_after_steps: int | None) -> dict:
+        for epoch in range(self.start_epoch, self.end_epoch):
+            first = self.start_step if epoch == self.start_epoch else 0
+            if first == 0:
+                self.accum = _zero_accum()
+            lr = self.optimizer.param_groups[0]["lr"]
+            step = self._train_epoch(epoch, first, stop_after_steps)
+            if self.stopped:
+                break
+            self._end_epoch(epoch, step, lr)
+        self.dist.barrier()
+        return self.result()
+
+    def _train_epoch(self, epoch: int, first: int, stop_after_steps: int | None) -> int:
+        """Optimiser steps ``first`` .. end of ``epoch``; returns the steps done in the epoch."""
+        from .console import SKIP_HINT, batches, note_skipped
+        cfg, accum = self.cfg, self.accum
+        self.sampler.set_epoch(epoch, first)
+        self.ddp_model.train()
+        bar = None
+        if self.dist.main and cfg.progress:
+            from tqdm import tqdm
+            bar = tqdm(total=self.steps_per_epoch, initial=first, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                       unit="step", dynamic_ncols=True, leave=False)
+        step, t_prev = first, time.perf_counter()
+        for batch in batches(self.train_loader, hint="" if cfg.skip_bad_images else SKIP_HINT):
+            t_data = time.perf_counter()
+            note_skipped(batch["meta"], self.skipped)
+            loss, n = self._step(batch, epoch, step)
+            t_end = time.perf_counter()
+            accum["loss_sum"] += loss * n
+            accum["count"] += n
+            accum["images"] += n
+            accum["time"] += t_end - t_prev
+            accum["wait"] += t_data - t_prev
+            step += 1
+            self.global_step += 1
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{accum['loss_sum'] / max(accum['count'], 1):.3g}",
+                                img_s=f"{accum['images'] * self.dist.world / max(accum['time'], 1e-9):.1f}")
+            if cfg.checkpoint_every and self.global_step % cfg.checkpoint_every == 0 and step < self.steps_per_epoch:
+                self.save(self.last_path, epoch, step)
+            t_prev = time.perf_counter()
+            if stop_after_steps is not None and self.global_step >= stop_after_steps:
+                self.stopped = True
+                break
+        if bar is not None:
+            bar.close()
+        return step
+
+    def _step(self, batch: dict, epoch: int, step: int) -> tuple:
+        """One optimiser step; returns ``(loss, batch size)``."""
+        device = self.device
+        images = batch["image"].to(device, non_blocking=True)
+        target = batch["target"].to(device, non_blocking=True)
+        weight = batch["target_weight"].to(device, non_blocking=True)
+        if self.cfg.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        ctx = torch.autocast(device_type=device.type, dtype=self.amp_dtype) if self.amp_dtype else nullcontext()
+        with ctx:
+            out = self.ddp_model(images)
+        loss = self.criterion(out.float(), target, weight)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"non-finite training loss {loss.item()} at epoch {epoch + 1}, "
+                                     f"step {step + 1}; lower the learning rate or check the data")
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return float(loss.detach()), images.shape[0]
+
+    def _end_epoch(self, epoch: int, step: int, lr: float) -> None:
+        """Schedule step, metrics row, validation, checkpoints."""
+        cfg, dist, accum = self.cfg, self.dist, self.accum
+        self.scheduler.step()
+        sums = dist.all_reduce_sum([accum["loss_sum"], accum["count"], accum["images"], accum["time"],
+                                    accum["wait"]])
+        row = {"epoch": epoch + 1, "lr": lr, "train_loss": sums[0] / max(sums[1], 1),
+               "images_per_s": sums[2] / max(sums[3] / dist.world, 1e-9),
+               "data_wait_frac": sums[4] / max(sums[3], 1e-9), "steps": step, "global_step": self.global_step,
+               "epoch_time_s": sums[3] / dist.world}
+        is_best = False
+        if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
+            is_best = self._validate(row, epoch)
+        for part in dist.all_gather(self.skipped):
+            self.skipped.update(part)
+        if cfg.skip_bad_images:
+            row["skipped_images"] = len(self.skipped)
+        self.accum = _zero_accum()
+        if is_best:
+            self.save(self.best_path, epoch + 1, 0)
+        self.save(self.last_path, epoch + 1, 0)
+        if dist.main:
+            self.log.append(row)
+            if self.skipped:
+                lines = [f"{f}\t{r}\n" for f, r in sorted(self.skipped.items())]
+                (self.run_dir / SKIPPED_FILE).write_text("".join(lines))
+        self.last_row = row
+        self.epochs_done = epoch + 1
+        dist.barrier()
+
+    def _validate(self, row: dict, epoch: int) -> bool:
+        """Validation metrics into ``row``; True when they are the best so far."""
+        from .evaluate import compute_metrics, merge, predict
+        dist, best = self.dist, self.best
+        t0 = time.perf_counter()
+        part = predict(_unwrap(self.ddp_model), self.val_loader, self.info, self.device,
+                       flip_test=self.cfg.flip_test, channels_last=self.cfg.channels_last,
+                       amp_dtype=self.amp_dtype, skipped=self.skipped)
+        parts = dist.all_gather(part)
+        metrics = compute_metrics(self.cfg.data, merge(parts), self.val_ds) if dist.main else None
+        metrics = dist.broadcast(metrics)
+        row.update({f"val_{k}": v for k, v in metrics.items() if k != "per_joint"})
+        row["val_time_s"] = time.perf_counter() - t0
+        value = metrics.get(best["metric"])
+        if value is not None and not (isinstance(value, float) and math.isnan(value)) and \
+                (best["value"] is None or value > best["value"]):
+            best.update(value=float(value), epoch=epoch + 1)
+            return True
+        return False
+
+    def result(self) -> dict:
+        return {"run_dir": str(self.run_dir), "epochs_done": self.epochs_done, "global_step": self.global_step,
+                "best": self.best, "last": self.last_row, "stopped": self.stopped,
+                "checkpoint": str(self.last_path), "steps_per_epoch": self.steps_per_epoch,
+                "world_size": self.dist.world, "epochs_run": self.epochs_done - self.start_epoch,
+                "steps_run": self.global_step - self.start_global, "nothing_to_do": self.nothing_to_do,
+                "skipped": [[f, r] for f, r in sorted(self.skipped.items())]}
+
+
+SKIPPED_FILE = "skipped_images.txt"
+
+
+def _read_skipped(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    return dict(line.split("\t", 1) for line in path.read_text().splitlines() if "\t" in line)
