@@ -2,6 +2,9 @@
 import subprocess
 import sys
 
+import pandas as pd
+import pytest
+
 from archlab.cli import main
 
 
@@ -35,3 +38,45 @@ def test_clear_errors_and_exit_codes(capsys, tmp_path):
 def test_console_script_entry_point():
     r = subprocess.run([sys.executable, "-m", "archlab.cli", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("archlab ")
+
+
+def test_import_and_parser_do_not_import_torch():
+    """`import archlab` and building the CLI parser (what `archlab --help` does) stay light: the
+    re-exports and the subpackages' names are imported on first use."""
+    code = ("import sys, archlab, archlab.cli; archlab.cli.build_parser(); "
+            "print(sorted(m for m in ('torch', 'optuna', 'pandas', 'matplotlib') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    # and the lazy names still resolve to the real objects
+    code = ("import archlab, archlab.nets, archlab.train, archlab.search; from archlab.nets.zoo import get_spec; "
+            "from archlab.train.loop import train; from archlab.search.space import SearchSpace; "
+            "assert archlab.get_spec is get_spec and archlab.nets.get_spec is get_spec; "
+            "assert archlab.train.train is train and archlab.search.SearchSpace is SearchSpace; "
+            "assert archlab.NetworkSpec is archlab.spec.NetworkSpec; print(archlab.count('sdhrnet_coco').params)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "16766975"
+
+
+def test_cost_by_module_in_the_profile_unit(capsys, tmp_path):
+    import archlab
+    from archlab.cost.cli import module_table
+    r = archlab.count("sdhrnet_coco")
+    assert main(["cost", "sdhrnet_coco", "--profile", "hrnet_paper", "--by", "module", "--depth", "2",
+                 "--csv", str(tmp_path / "m.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "hrnet_paper [GFLOPs]" in out
+    assert "\nhead " not in out                       # the empty 'head' container row is left out
+    t = module_table(r, 2, "hrnet_paper")
+    assert (t["params"] > 0).all()
+    assert int(t["params"].sum()) == r.params
+    assert t["hrnet_paper [GFLOPs]"].sum() == pytest.approx(r.to("hrnet_paper").value, rel=1e-12)
+    # each group is in 2^30 units of its own conv + linear MACs, not raw MACs
+    stem = sum(o.macs for o in r.ops if o.module.startswith("stem.layer1") and o.op in ("conv", "linear"))
+    assert t.loc["stem.layer1", "hrnet_paper [GFLOPs]"] == stem / 2 ** 30
+    assert "0.8086" in out and "868,220,928" not in out
+    assert list(pd.read_csv(tmp_path / "m.csv").columns)[:3] == ["group", "params", "params %"]
+    # a counter profile: groups add up to the counter's total
+    f = module_table(r, 1, "fvcore")
+    assert int(f["fvcore [MACs]"].sum()) == r.to("fvcore").count

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["register", "cmd_cost"]
+__all__ = ["register", "cmd_cost", "module_table"]
 
 _COUNTER_CHOICES = ("analytic", "fvcore", "thop", "ptflops-pytorch", "ptflops-aten", "torch", "all")
 
@@ -57,12 +57,55 @@ def _zoo(args) -> int:
     return 0
 
 
+def module_table(r, depth: int, profile: str):
+    """Parameters and the cost under ``profile`` per module group (the first ``depth`` path
+    components), in forward order, with their shares of the total. Each group is counted as its
+    own :class:`~archlab.cost.analytic.CostReport`, so the column is in the profile's unit (e.g.
+    ``hrnet_paper`` GFLOPs, not raw MACs); groups with no parameters and no cost (a container
+    that only concatenates) are left out.
+
+    >>> from archlab.cost.analytic import count
+    >>> t = module_table(count("sdhrnet_coco"), 1, "hrnet_paper")
+    >>> list(t.index), round(float(t["hrnet_paper [GFLOPs]"].sum()), 2)
+    (['stem', 'transitions', 'stages', 'sem', 'head'], 4.5)
+    """
+    import pandas as pd
+
+    from .analytic import CostReport, _group_key
+    from .profiles import get_profile
+    prof = get_profile(profile)
+    groups: dict[str, list] = {}
+    for op in r.ops:
+        groups.setdefault(_group_key(op.module, depth), []).append(op)
+    rows = {}
+    for g, ops in groups.items():
+        cost = CostReport(r.spec, r.input_size, ops=ops, name=g).to(profile)
+        rows[g] = {"params": sum(o.params for o in ops), "count": cost.count, "value": cost.value}
+    df = pd.DataFrame.from_dict(rows, orient="index")
+    df = df[(df["params"] != 0) | (df["count"] != 0)]
+    total = r.to(profile)
+    col = f"{profile} [{prof.short_unit}]"
+    out = pd.DataFrame({"params": df["params"], "params %": 100 * df["params"] / r.params,
+                        col: df["value"], f"{profile} %": 100 * df["count"] / total.count if total.count else 0.0})
+    out.index.name = "group"
+    return out
+
+
+def _print_module_table(table) -> None:
+    value_col = table.columns[2]
+    value_fmt = "{:,.4f}" if table[value_col].dtype.kind == "f" else "{:,}"
+    shown = table.copy().astype(object)
+    for col, fmt in (("params", "{:,}"), ("params %", "{:.1f}"), (value_col, value_fmt), (table.columns[3], "{:.1f}")):
+        shown[col] = [fmt.format(v) for v in table[col]]
+    print(shown.to_string())
+
+
 def cmd_cost(args) -> int:
     import pandas as pd
 
     from .. import create_model
     from .analytic import count
-    from .profiles import format_cost
+    from .profiles import format_cost, get_profile
     if args.zoo:
         return _zoo(args)
     if not args.model:
@@ -89,8 +132,9 @@ def cmd_cost(args) -> int:
         table = pd.DataFrame(rows)
         print(table.to_string(index=False))
     if args.by == "module":
-        table = r.by_group(args.depth)
-        print(table.to_string())
+        table = module_table(r, args.depth, args.profile)
+        _print_module_table(table)
+        print(f"(by module path depth {args.depth}; {args.profile}: {get_profile(args.profile).formula})")
     elif args.by == "op":
         table = pd.DataFrame({"count": r.macs_by_op}).rename_axis("op class")
         print(table.to_string())
