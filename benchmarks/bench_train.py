@@ -14,7 +14,7 @@ reports:
 * ``matmul GFLOP/s`` -- a dense float32 ``torch.mm`` measured in the same run, and the ratio
 
     python benchmarks/bench_train.py --quick             # a minute or two
-    python benchmarks/bench_train.py --steps 10 --batch 16 --out reports/bench_train.csv
+    python benchmarks/bench_train.py --steps 3 --batch 8 --out reports/bench_train.csv > reports/bench_train.txt
 """
 from __future__ import annotations
 
