@@ -307,6 +307,7 @@ def test_killed_worker_trial_is_failed_and_retried(tmp_path, backend, request):
     assert proc.stdout.readline().strip() == "started"   # mid-trial
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     time.sleep(3)  # > grace period of the RDB heartbeat
     space = SearchSpace.from_yaml(space_path)
     from archlab.search.runner import open_study, run_worker
@@ -330,7 +331,7 @@ def test_pareto_report_figures(tmp_path):
         assert (tmp_path / "out" / f).exists(), f
     data = read_figure_data(tmp_path / "out" / "pareto_front")
     ax = data["axes"][0]
-    assert ax["xlabel"] == "parameters" and ax["ylabel"].startswith("multiply-adds [hrnet_paper")
+    assert ax["xlabel"].startswith("parameters") and ax["ylabel"].startswith("multiply-adds [hrnet_paper")
     assert len(data["points"]["params"]) == len(trials_table(study).query("feasible"))
     hv = read_figure_data(tmp_path / "out" / "hypervolume")
     assert hv["axes"][0]["ylabel"] == "hypervolume of the feasible front"
