@@ -6,13 +6,14 @@ Tables 1-3; plus two figures (ratio vs channel count; where the parameters and m
     python studies/paper_claims.py --out reports
 
 writes ``reports/paper_claims.md`` and ``reports/paper_claims/`` (CSVs, PNG + SVG + JSON figures).
-The logic lives in :mod:`archlab.cost.claims`.
+The checks live in :mod:`archlab.cost.claims` and :mod:`archlab.cost.claims_tables`; the report
+and figures are written by :mod:`archlab.claims_report`.
 """
 from __future__ import annotations
 
 import argparse
 
-from archlab.cost.claims import run_study
+from archlab.claims_report import run_study
 
 
 def main(argv=None) -> dict:
