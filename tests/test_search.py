@@ -489,3 +489,20 @@ def test_pareto_output_location(tmp_path, monkeypatch, capsys):
     assert main(["pareto", yml, "--storage", f"sqlite:///{tmp_path / 'nope.db'}"]) == 2
     assert "storage: no such file" in capsys.readouterr().err and not (tmp_path / "nope.db").exists()
     assert list(cwd.iterdir()) == []
+
+
+def test_rerun_measures_a_baseline_whose_trial_failed(tmp_path):
+    """A baseline whose only trial failed (an error in an earlier run) is enqueued again when
+    the search is rerun, so the rerun measures it; a baseline that completed is not repeated."""
+    from archlab.search.runner import open_study
+    space = SearchSpace.from_yaml(write_space(tmp_path, n_trials=4))
+    (tmp_path / "run").mkdir()
+    study = open_study(space, f"sqlite:///{tmp_path / 'run' / 'study.db'}")   # (no heartbeat: ask/tell by hand)
+    first = study.ask()
+    assert first.user_attrs["baseline"] == "sdhrnet_coco"
+    study.tell(first, state=optuna.trial.TrialState.FAIL)
+    study = run_search(space, run_dir=tmp_path / "run", progress=False, check=16)
+    done = [t for t in study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)) if t.user_attrs.get("baseline")]
+    assert sorted(t.user_attrs["baseline"] for t in done) == ["hrnet_w32_coco", "sdhrnet_coco"]
+    run_search(space, n_trials=5, run_dir=tmp_path / "run", progress=False, check=16)
+    assert [t.user_attrs.get("baseline") for t in study.trials].count("sdhrnet_coco") == 2  # failed + rerun

@@ -32,6 +32,8 @@ def cmd_search(args) -> int:
     from .space import SearchSpace
     from .storage import set_optuna_verbosity
     set_optuna_verbosity(args.quiet)
+    if args.check_draws < 0:
+        raise ValueError(f"--check-draws: expected 0 (no check) or a positive number, got {args.check_draws}")
     space = SearchSpace.from_yaml(args.space)
     checked = check_space(space, args.check_draws) if args.check_draws > 0 else 0
     if checked:

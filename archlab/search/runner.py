@@ -21,7 +21,7 @@ from .objective import make_objective
 from .space import SearchSpace
 from .storage import describe_storage, recover_stale_trials, resolve_storage
 
-__all__ = ["make_sampler", "open_study", "run_search", "run_worker", "finished_count"]
+__all__ = ["make_sampler", "open_study", "run_search", "run_worker", "finished_count", "requeue_failed_baselines"]
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -82,6 +82,17 @@ def open_study(space: SearchSpace, storage, *, enqueue: bool = True, worker: int
     return study
 
 
+def requeue_failed_baselines(study: optuna.Study, space: SearchSpace) -> list[str]:
+    """Enqueue again each baseline whose every trial failed (an error in an earlier run, say), so
+    a rerun measures it instead of leaving it out for good. Returns the baselines enqueued."""
+    held = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False) if t.state != TrialState.FAIL}
+    failed = {t.user_attrs.get("baseline") for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))}
+    again = [b for b in space.baselines if b in failed and b not in held]
+    for b in again:
+        study.enqueue_trial(space.params_for(b), user_attrs={"baseline": b}, skip_if_exists=False)
+    return again
+
+
 def _holds_nothing(study: optuna.Study) -> bool:
     """No trial finished or running: only waiting (enqueued) or failed ones."""
     return all(t.state in (TrialState.WAITING, TrialState.FAIL) for t in study.get_trials(deepcopy=False))
@@ -139,6 +150,7 @@ def run_search(space: SearchSpace, *, storage_url: str | None = None, n_trials: 
     storage = resolve_storage(storage_url, run_dir, workers)
     study = open_study(space, storage)
     recover_stale_trials(study)
+    requeue_failed_baselines(study, space)
     remaining = max(0, target - finished_count(study))
     (run_dir / "search.json").write_text(json.dumps({
         "space": space.source, "storage": describe_storage(storage), "n_trials": target, "workers": workers,
