@@ -1,4 +1,4 @@
-"""``archlab`` command line: ``models``, ``show``, ``cost``, ``train``, ``eval``.
+"""``archlab`` command line: ``models``, ``show``, ``cost``, ``latency``, ``train``, ``eval``.
 
 Each command family lives beside its code (``archlab/cost/cli.py``, ``archlab/train/cli.py``)
 and registers itself here with ``register(subparsers)``.
@@ -12,9 +12,10 @@ __all__ = ["main", "build_parser"]
 
 
 def _param_count(spec) -> int:
-    from .nets import build_network
-    model = build_network(spec, device="meta")
-    return sum(p.numel() for p in model.parameters())
+    """Parameters from the spec alone (the analytic count equals the built module's, see
+    tests/test_zoo.py), without building the network."""
+    from .cost import count
+    return count(spec).params
 
 
 def cmd_models(args) -> int:
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("names", nargs="*", help="only these reports (default: all)")
     r.add_argument("--dir", default="reports", help="reports folder (default: reports)")
     r.set_defaults(func=cmd_report)
-    for modname in ("archlab.cost.cli", "archlab.train.cli", "archlab.search.cli"):
+    for modname in ("archlab.cost.cli", "archlab.cost.latency_cli", "archlab.train.cli", "archlab.search.cli"):
         import importlib
         try:
             mod = importlib.import_module(modname)
