@@ -380,6 +380,27 @@ def test_corrupt_image_named_and_skipped(tmp_path):
     assert [skip[i]["meta"]["image_id"] for i in range(2)] == [1, 3]
 
 
+def test_skipped_images_reach_the_main_process_from_loader_workers(tmp_path):
+    """A skipping dataset replaces an image that fails only when decoded (truncated JPEG) and says so
+    in the sample's meta, so a DataLoader with workers can report it; without skip_bad the key is
+    absent and the error names the file."""
+    root = _make_lspet_folder(tmp_path / "lsp", n=6)
+    bad = root / "images" / "im00003.jpg"
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 3])
+    ds = LSPETDataset(root, "all", (64, 48), skip_bad=True)
+    assert len(ds) == 6 and ds.skipped == 0              # the header reads: only decoding fails
+    loader = torch.utils.data.DataLoader(ds, batch_size=2, num_workers=2)
+    metas = [b["meta"] for b in loader]
+    notes = [s for m in metas for s in m["skipped"]]
+    assert len(notes) == 6 and [n for n in notes if n] == [f"{bad}\t{bad}: " + notes[2].split(": ", 1)[1]]
+    assert "truncated" in notes[2] and [int(i) for m in metas for i in m["index"]][2] == 3   # replaced by the next
+    assert ds.skipped == 0                                # the count stayed in the worker's copy
+    plain = LSPETDataset(root, "all", (64, 48))
+    assert "skipped" not in plain[0]["meta"]
+    with pytest.raises(DatasetError, match="im00003.jpg: cannot read image.*truncated"):
+        plain[2]
+
+
 def test_missing_files_raise_named_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         LSPETDataset(tmp_path / "nowhere", "all", INPUT)

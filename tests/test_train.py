@@ -5,6 +5,7 @@ file runs in well under a minute and a half on two CPU cores.
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -301,3 +302,90 @@ def test_real_kill_of_subprocess_then_resume(tiny_spec, tmp_path):
     assert a["global_step"] == b["global_step"] == 24
     for k, v in a["model"].items():
         assert torch.equal(v, b["model"][k]), k
+
+
+# -- AMP, channels_last, devices -------------------------------------------------------------------
+@needs_lspet
+def test_amp_bf16_and_channels_last_steps_really_run(tmp_path, capsys):
+    """bf16 autocast (CPU) and channels-last training steps give finite losses close to fp32's; the
+    weights really are channels-last; a COCO-joint spec is remapped to LSPET's 14 and says so."""
+    spec = tmp_path / "coco_tiny.yaml"
+    zoo.hrnet(width=8, dataset="coco", modules=(1, 1), blocks=1, input_size=(64, 48), name="tiny_coco").to_yaml(spec)
+    kw = dict(epochs=1, max_steps_per_epoch=1, limit_val=2, checkpoint_every=0)
+    ref = train(_cfg(str(spec), tmp_path / "fp32", **kw))
+    amp = train(_cfg(str(spec), tmp_path / "amp", amp=True, **kw), summary=True)
+    assert "head: 17 joints in the spec -> 14 lspet joints" in capsys.readouterr().out
+    cl = train(_cfg(str(spec), tmp_path / "cl", channels_last=True, **kw))
+    la, lb, lc = (r["last"]["train_loss"] for r in (ref, amp, cl))
+    assert all(torch.isfinite(torch.tensor(v)) and v > 0 for v in (la, lb, lc))
+    assert amp["steps_run"] == cl["steps_run"] == 1
+    assert lb != la and abs(lb - la) < 0.05 * la          # bf16 rounding shows, and stays small
+    assert abs(lc - la) < 1e-3 * la                         # same maths, another memory layout
+    w = load_checkpoint(tmp_path / "cl" / "last.pt")["model"]
+    conv = next(v for k, v in w.items() if v.dim() == 4 and v.shape[1] > 1 and v.shape[2] > 1)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    for r in (amp, cl):
+        assert 0.0 <= r["last"]["val_PCK@0.2"] <= 1.0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_but_unavailable_is_a_clear_error(tiny_spec, tmp_path, capsys):
+    with pytest.raises(ConfigError, match="device: 'cuda' requested but CUDA is not available.*--device cpu"):
+        train(_cfg(tiny_spec, tmp_path / "gpu", device="cuda"))
+    assert not (tmp_path / "gpu").exists()
+    rc, out, err = _main(["train", tiny_spec, "--device", "cuda", "--out", tmp_path / "gpu"], capsys)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1 and "CUDA is not available" in err
+
+
+# -- bad images during training ----------------------------------------------------------------------
+def _lspet_folder_with_bad_images(path, n=8):
+    """An LSPET-layout folder of real JPEGs: im00002 truncated (reads, fails to decode), im00005
+    not a JPEG at all (fails to open)."""
+    import numpy as np
+    from PIL import Image
+    from scipy.io import savemat
+    (path / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, size=(90, 120, 3), dtype=np.uint8)).save(path / "images" / f"im{i + 1:05d}.jpg")
+    joints = np.zeros((14, 3, n))
+    joints[:, 0], joints[:, 1], joints[:, 2] = rng.uniform(20, 100, (14, n)), rng.uniform(10, 80, (14, n)), 1
+    savemat(path / "joints.mat", {"joints": joints})
+    good = (path / "images" / "im00002.jpg").read_bytes()
+    (path / "images" / "im00002.jpg").write_bytes(good[: len(good) // 3])
+    (path / "images" / "im00005.jpg").write_bytes(b"not a jpeg at all " * 20)
+    return path
+
+
+def test_bad_image_with_loader_workers_is_one_clean_line(tiny_spec, tmp_path):
+    """With 2 DataLoader workers a bad image stops training with the dataset's own one-line error
+    (a real subprocess: nothing else reaches stderr)."""
+    data = _lspet_folder_with_bad_images(tmp_path / "lsp")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-m", "archlab.cli", "train", tiny_spec, "--data-root", data,
+                        "--train-split", "all", "--val-split", "all", "--input", "64x48", "--epochs", "1",
+                        "--batch", "4", "--workers", "2", "--out", tmp_path / "run", "--no-progress"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1, p.stderr[-3000:]
+    assert re.match(r"archlab train: error: .*im0000[25]\.jpg: cannot read image \(", lines[0]), lines[0]
+    assert "--skip-bad-images" in lines[0] and "Traceback" not in p.stderr
+
+
+def test_skip_bad_images_trains_and_reports_them(tiny_spec, tmp_path):
+    """skip_bad_images with 2 workers: the run finishes and names both bad images (one found when
+    the dataset is built, one only when a worker decodes it) in its result, metrics and list."""
+    data = _lspet_folder_with_bad_images(tmp_path / "lsp")
+    run = tmp_path / "run"
+    res = train(TrainConfig(model=tiny_spec, data="lspet", data_root=str(data), train_split="all", val_split="all",
+                            input_size=(64, 48), epochs=1, batch=7, workers=2, skip_bad_images=True,
+                            progress=False, out=str(run)))
+    assert res["steps_run"] == 1 and res["epochs_done"] == 1
+    skipped = dict(res["skipped"])
+    assert sorted(Path(f).name for f in skipped) == ["im00002.jpg", "im00005.jpg"]
+    assert "truncated" in skipped[str(data / "images" / "im00002.jpg")]
+    assert "cannot identify image" in skipped[str(data / "images" / "im00005.jpg")]
+    row = json.loads((run / "metrics.jsonl").read_text())
+    assert row["skipped_images"] == 2 and row["val_n"] == 6            # 8 images, 2 unreadable
+    listed = (run / "skipped_images.txt").read_text().splitlines()
+    assert [Path(x.split("\t")[0]).name for x in listed] == ["im00002.jpg", "im00005.jpg"]
