@@ -71,26 +71,34 @@ def make_config(a) -> TrainConfig:
 
 
 # ------------------------------------------------------------------------------------------------
-def learning_curve(rows: list, path: Path) -> None:
+def learning_curve(rows: list, path: Path, final: dict | None = None, epoch_flip: bool = False) -> None:
+    """Train loss and the per-epoch validation scores (the training loop's, flip test if ``epoch_flip``);
+    ``final`` (the report's evaluation of the best checkpoint: ``epoch``, ``PCK@0.2``,
+    ``PCKh@0.5``, ``flip_test``) is marked apart, labelled with its own protocol."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from archlab.plots import save_figure
     ep = [r["epoch"] for r in rows]
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-    ax[0].plot(ep, [r["train_loss"] for r in rows], "o-", color="tab:blue")
+    fig, ax = plt.subplots(1, 2, figsize=(10.5, 4))
+    ax[0].plot(ep, [r["train_loss"] for r in rows], "o-", color="tab:blue", gid="train loss")
     ax[0].set(xlabel="epoch", ylabel="train loss (JointsMSE)", title="training loss", yscale="log")
-    for key, label, c in (("val_PCK@0.2", "val PCK@0.2 (torso)", "tab:green"),
-                          ("val_PCKh@0.5", "val PCKh@0.5 (neck-head)", "tab:orange")):
-        pts = [(r["epoch"], 100 * r[key]) for r in rows if r.get(key) is not None]
+    for key, label, c in (("PCK@0.2", "PCK@0.2 (torso)", "tab:green"),
+                          ("PCKh@0.5", "PCKh@0.5 (neck-head)", "tab:orange")):
+        pts = [(r["epoch"], 100 * r[f"val_{key}"]) for r in rows if r.get(f"val_{key}") is not None]
         if pts:
-            ax[1].plot(*zip(*pts), "o-", label=label, color=c)
-    ax[1].set(xlabel="epoch", ylabel="%", title="validation")
-    ax[1].legend()
+            ax[1].plot(*zip(*pts), "o-", color=c, gid=f"val {key}",
+                       label=f"val {label}, each epoch, {'flip test' if epoch_flip else 'no flip test'}")
+        if final is not None and final.get(key) is not None:
+            how = "flip test" if final.get("flip_test") else "no flip test"
+            ax[1].plot([final["epoch"]], [100 * final[key]], "*", ms=13, color=c, mec="black", gid=f"final {key}",
+                       label=f"best checkpoint, {how}: {100 * final[key]:.1f} (reported)")
+    ax[1].set(xlabel="epoch", ylabel="score on the validation images (%)", title="validation")
+    ax[1].legend(fontsize=8)
     for a in ax:
         a.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, formats=("png",), dpi=120)
 
 
 def skeleton_picture(preds: list, val_ds, path: Path, k: int) -> None:
@@ -127,8 +135,8 @@ def skeleton_picture(preds: list, val_ds, path: Path, k: int) -> None:
         ax.set_title(Path(val_ds.image_files[n]).name, fontsize=9)
     fig.suptitle("predicted skeleton (yellow) vs ground truth (cyan, dotted)", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from archlab.plots import save_figure
+    save_figure(fig, path, formats=("png",), dpi=110, sidecar=False)
 
 
 def _n_params(ck) -> int:
@@ -147,12 +155,13 @@ def report(a, cfg: TrainConfig) -> dict:
     ck = load_checkpoint(best)
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
     shutil.copyfile(run / "metrics.csv", rep / "metrics.csv")
-    learning_curve(rows, rep / "learning_curve.png")
     model_pt = save_atomic({"format": "archlab-model", "version": 1, "model": ck["model"], "spec": ck["spec"],
                             "config": ck["config"], "epoch": ck["epoch"], "best": ck["best"]}, rep / "model.pt")
     size_mb = model_pt.stat().st_size / 2 ** 20
     m = evaluate(model_pt, data="lspet", data_root=cfg.data_root, split="val", flip_test=a.flip_test,
                  out=rep / "predictions.json", limit=cfg.limit_val, batch=cfg.batch, workers=cfg.workers)
+    learning_curve(rows, rep / "learning_curve.png", {**m, "epoch": ck["best"].get("epoch"), "flip_test": a.flip_test},
+                   epoch_flip=cfg.flip_test)
     val_ds = open_dataset("lspet", cfg.data_root, "val", cfg.input_size)
     train_ds = open_dataset("lspet", cfg.data_root, "train", cfg.input_size)
     n = m["n"]

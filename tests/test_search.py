@@ -332,9 +332,10 @@ def test_pareto_report_figures(tmp_path):
     data = read_figure_data(tmp_path / "out" / "pareto_front")
     ax = data["axes"][0]
     assert ax["xlabel"].startswith("parameters") and ax["ylabel"].startswith("multiply-adds [hrnet_paper")
-    assert len(data["points"]["params"]) == len(trials_table(study).query("feasible"))
+    from archlab.search.pareto import distinct_configs  # every configuration drawn once (tests/test_figures.py)
+    assert sorted(data["points"]["trial"]) == sorted(distinct_configs(trials_table(study))["trial"])
     hv = read_figure_data(tmp_path / "out" / "hypervolume")
-    assert hv["axes"][0]["ylabel"] == "hypervolume of the feasible front"
+    assert hv["axes"][0]["ylabel"].startswith("hypervolume of the feasible front")
     assert all(b >= a for a, b in zip(hv["hypervolume"], hv["hypervolume"][1:]))  # monotone
 
 

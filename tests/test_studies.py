@@ -70,7 +70,7 @@ def test_accuracy_figures(accuracy_search, tmp_path):
     pareto_report(space, study, tmp_path)
     data = read_figure_data(tmp_path / "accuracy_vs_params")
     ax = data["axes"][0]
-    assert ax["xlabel"] == "parameters" and ("PCK" in ax["ylabel"] or "accuracy" in ax["ylabel"])
+    assert ax["xlabel"] == "parameters (M)" and "search proxy: PCK@0.2" in ax["ylabel"]
     assert (tmp_path / "accuracy_vs_params.png").stat().st_size > 0
 
 

@@ -57,26 +57,39 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
 
 def hypervolume_history(df: pd.DataFrame, objectives: list[str], directions: list[str],
                         reference=None) -> pd.DataFrame:
-    """Hypervolume of the feasible front after each trial (Optuna's WFG implementation).
+    """Hypervolume of the feasible front after each complete trial of ``df`` (a
+    :func:`trials_table`; Optuna's WFG implementation), in the product of the objectives' units.
 
-    The reference point defaults to the worst feasible value of each objective, 10% beyond."""
+    An infeasible trial keeps the value before it; trials not in ``df`` (failed, pruned, running)
+    get no row. The reference point defaults to the worst feasible value of each objective, 10%
+    beyond; it is returned in ``result.attrs["reference"]`` ({objective: value}).
+
+    >>> t = pd.DataFrame({"trial": [0, 1, 3], "a": [2.0, 1.0, 0.5], "b": [1.0, 2.0, 0.5],
+    ...                   "feasible": [True, True, False]})
+    >>> hv = hypervolume_history(t, ["a", "b"], ["minimize", "minimize"], reference=[3, 3])
+    >>> hv["hypervolume"].tolist(), hv.attrs["reference"]
+    ([2.0, 3.0, 3.0], {'a': 3.0, 'b': 3.0})
+    """
     from optuna._hypervolume import compute_hypervolume
-    feas = df[df["feasible"]].sort_values("trial")
+    done = df.sort_values("trial")
+    feasible = done["feasible"].to_numpy(bool) if "feasible" in done else np.ones(len(done), bool)
     sign = np.array([1.0 if d == "minimize" else -1.0 for d in directions])
-    pts = feas[objectives].to_numpy(dtype=float) * sign
+    pts = done[objectives].to_numpy(dtype=float) * sign
     if reference is None:
-        worst = pts.max(0) if len(pts) else np.ones(len(objectives))
+        worst = pts[feasible].max(0) if feasible.any() else np.ones(len(objectives))
         reference = worst + 0.1 * np.abs(worst) + 1e-12
     else:
         reference = np.asarray(reference, dtype=float) * sign
-    hv, out = [], []
-    for i in range(len(pts)):
-        front = pts[: i + 1]
-        front = front[pareto_mask(front, ["minimize"] * len(objectives))]
-        front = front[(front < reference).all(1)]
-        hv.append(float(compute_hypervolume(np.unique(front, axis=0), reference)) if len(front) else 0.0)
-        out.append(int(feas["trial"].iloc[i]))
-    return pd.DataFrame({"trial": out, "hypervolume": hv})
+    hv, front, value = [], np.empty((0, len(objectives))), 0.0
+    for p, ok in zip(pts, feasible):
+        if ok and (p < reference).all() and not ((front <= p).all(1) & (front < p).any(1)).any():
+            front = np.unique(np.vstack([front, p]), axis=0)
+            front = front[pareto_mask(front, ["minimize"] * len(objectives))]
+            value = float(compute_hypervolume(front, reference))
+        hv.append(value)
+    out = pd.DataFrame({"trial": done["trial"].astype(int).to_numpy(), "hypervolume": hv})
+    out.attrs["reference"] = {o: float(r) for o, r in zip(objectives, reference * sign)}
+    return out
 
 
 def distinct_configs(df: pd.DataFrame) -> pd.DataFrame:
