@@ -30,6 +30,9 @@ from typing import Any
 
 import yaml
 
+from . import registry
+from .registry import OptionError
+
 __all__ = ["SpecError", "StemSpec", "StageSpec", "HeadSpec", "NetworkSpec"]
 
 
@@ -102,6 +105,18 @@ def _check_options(path: str, options: dict, allowed: dict, owner: str) -> None:
         elif isinstance(default, tuple):
             if not isinstance(v, (tuple, str)):
                 raise _err(p, f"expected a list, got {type(v).__name__} {v!r}")
+
+
+def _check_entry(path: str, where: str, entry, options: dict, owner: str | None = None, **context) -> None:
+    """Generic validation of a registered component's options (``path.where`` names the options
+    field): unknown names and types against the defaults, then the entry's per-option checks and
+    validator (:meth:`archlab.registry.Entry.check`), whose errors are re-rooted at ``path``."""
+    at = f"{path}.{where}" if path else where
+    _check_options(at, options, entry.options, owner or f"{entry.concept} {entry.name!r}")
+    try:
+        entry.check(options, **context)
+    except OptionError as e:
+        raise _err(f"{at}.{e.field}" if e.option else f"{path}.{e.field}" if path else e.field, e.message) from None
 
 
 class _Spec:
@@ -209,7 +224,7 @@ class StemSpec(_Spec):
         self.validate("stem")
 
     def validate(self, path: str = "stem") -> None:
-        from .blocks import BLOCKS
+        blocks = registry.BLOCKS
         self._normalise(path)
         if self.type not in STEM_TYPES:
             raise _err(f"{path}.type", f"unknown stem type {self.type!r}; choose one of {list(STEM_TYPES)}")
@@ -218,8 +233,8 @@ class StemSpec(_Spec):
         if self.num_blocks < 0:
             raise _err(f"{path}.num_blocks", f"must be >= 0, got {self.num_blocks}")
         if self.type == "hrnet":
-            if self.block not in BLOCKS or getattr(BLOCKS[self.block], "multi_branch", False):
-                names = [b for b in BLOCKS if not getattr(BLOCKS[b], "multi_branch", False)]
+            if self.block not in blocks or blocks[self.block].multi_branch:
+                names = [b for b in blocks if not blocks[b].multi_branch]
                 raise _err(f"{path}.block", f"unknown stem block {self.block!r}; choose one of {names}")
             if self.block_width < 1:
                 raise _err(f"{path}.block_width", f"must be positive, got {self.block_width}")
@@ -241,12 +256,11 @@ class StemSpec(_Spec):
     @property
     def out_width(self) -> int:
         """Channels the stem outputs (the input of the first transition and of the DASP's f_LLF)."""
-        from .blocks import BLOCKS
         if self.type == "lite":
             return self.out_channels or self.channels
         if self.num_blocks == 0:
             return self.channels
-        return self.block_width * BLOCKS[self.block].expansion
+        return self.block_width * registry.BLOCKS[self.block].expansion
 
 
 @dataclass(frozen=True)
@@ -280,8 +294,6 @@ class StageSpec(_Spec):
         self.validate("stage")
 
     def validate(self, path: str = "stage") -> None:
-        from .blocks import BLOCKS
-        from .blocks.sc import check_sc_split
         self._normalise(path)
         n = len(self.widths)
         if n < 1:
@@ -297,49 +309,14 @@ class StageSpec(_Spec):
                 raise _err(f"{path}.num_blocks[{i}]", f"must be >= 0, got {b}")
         if self.num_modules < 1:
             raise _err(f"{path}.num_modules", f"must be >= 1, got {self.num_modules}")
-        if self.block not in BLOCKS:
-            raise _err(f"{path}.block", f"unknown block {self.block!r}; choose one of {sorted(BLOCKS)}")
-        cls = BLOCKS[self.block]
-        _check_options(f"{path}.block_options", self.block_options, cls.OPTIONS, f"block {self.block!r}")
-        opts = {**cls.OPTIONS, **self.block_options}
-        if getattr(cls, "multi_branch", False):
-            if len(set(self.num_blocks)) != 1:
-                raise _err(f"{path}.num_blocks", f"block {self.block!r} spans all branches, so every branch "
-                           f"needs the same block count, got {list(self.num_blocks)}")
-        if self.block in ("ccw", "shuffle"):
-            for i, w in enumerate(self.widths):
-                if w % 2:
-                    raise _err(f"{path}.widths[{i}]", f"block {self.block!r} splits channels in two: "
-                               f"needs an even width, got {w}")
-        if self.block == "scr":
-            for i, w in enumerate(self.widths):
-                try:
-                    check_sc_split(w, float(opts["ratio"]), "scr")
-                except ValueError as e:
-                    raise _err(f"{path}.widths[{i}]", str(e)) from None
-            from .blocks.attention import ATTENTION
-            rw = opts["reweight"]
-            rw = (rw,) if isinstance(rw, str) else tuple(rw)
-            if not rw:
-                raise _err(f"{path}.block_options.reweight", "needs at least one entry (one per SC unit)")
-            for j, r in enumerate(rw):
-                if r not in ATTENTION:
-                    raise _err(f"{path}.block_options.reweight[{j}]",
-                               f"unknown attention {r!r}; choose one of {sorted(ATTENTION)}")
-            for key in ("kernel", "cheap_kernel"):
-                if opts[key] < 1 or opts[key] % 2 == 0:
-                    raise _err(f"{path}.block_options.{key}", f"must be a positive odd kernel size, got {opts[key]}")
-            if opts["reduction"] < 1 or any(w // opts["reduction"] < 1 for w in self.widths):
-                raise _err(f"{path}.block_options.reduction",
-                           f"reduction {opts['reduction']} leaves no hidden units at width {min(self.widths)}")
-        if self.block == "ccw":
-            for key in ("reduce_ratio", "spatial_ratio"):
-                if opts[key] < 1:
-                    raise _err(f"{path}.block_options.{key}", f"must be >= 1, got {opts[key]}")
-            if int(sum(w // 2 for w in self.widths) / opts["reduce_ratio"]) < 1:
-                raise _err(f"{path}.block_options.reduce_ratio", "leaves no hidden channels")
-            if any(int((w // 2) / opts["spatial_ratio"]) < 1 for w in self.widths):
-                raise _err(f"{path}.block_options.spatial_ratio", "leaves no hidden channels")
+        if self.block not in registry.BLOCKS:
+            raise _err(f"{path}.block", f"unknown block {self.block!r}; choose one of {sorted(registry.BLOCKS)}")
+        entry = registry.BLOCKS[self.block]
+        if entry.multi_branch and len(set(self.num_blocks)) != 1:
+            raise _err(f"{path}.num_blocks", f"block {self.block!r} spans all branches, so every branch "
+                       f"needs the same block count, got {list(self.num_blocks)}")
+        _check_entry(path, "block_options", entry, self.block_options, widths=self.widths,
+                     num_blocks=self.num_blocks)
         if self.fuse not in FUSE_METHODS:
             raise _err(f"{path}.fuse", f"unknown fuse method {self.fuse!r}; choose one of {list(FUSE_METHODS)}")
         for i, b in enumerate(self.sem):
@@ -350,8 +327,7 @@ class StageSpec(_Spec):
 
     @property
     def out_widths(self) -> tuple:
-        from .blocks import BLOCKS
-        e = BLOCKS[self.block].expansion
+        e = registry.BLOCKS[self.block].expansion
         return tuple(w * e for w in self.widths)
 
 
@@ -369,22 +345,10 @@ class HeadSpec(_Spec):
         self.validate("head")
 
     def validate(self, path: str = "head") -> None:
-        from .blocks import HEADS
         self._normalise(path)
-        if self.type not in HEADS:
-            raise _err(f"{path}.type", f"unknown head {self.type!r}; choose one of {sorted(HEADS)}")
-        _check_options(f"{path}.options", self.options, HEADS[self.type].OPTIONS, f"head {self.type!r}")
-        o = {**HEADS[self.type].OPTIONS, **self.options}
-        if self.type == "dasp":
-            rates = o["rates"]
-            if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
-                raise _err(f"{path}.options.rates", f"must be a non-empty list of positive integer dilations, "
-                           f"got {list(rates)}")
-            for key in ("growth", "proj", "llf_proj", "fuse"):
-                if o[key] < 1:
-                    raise _err(f"{path}.options.{key}", f"must be a positive width, got {o[key]}")
-        if "kernel" in o and o["kernel"] not in (1, 3):
-            raise _err(f"{path}.options.kernel", f"must be 1 or 3, got {o['kernel']}")
+        if self.type not in registry.HEADS:
+            raise _err(f"{path}.type", f"unknown head {self.type!r}; choose one of {sorted(registry.HEADS)}")
+        _check_entry(path, "options", registry.HEADS[self.type], self.options)
 
 
 @dataclass(frozen=True)
@@ -416,7 +380,7 @@ class NetworkSpec(_Spec):
 
     # -- validation -------------------------------------------------------------------------
     def validate(self) -> None:
-        from .blocks import HEADS, SEM
+        sem = registry.MODULES["sem"]
         self._normalise("")
         if not self.name.strip():
             raise _err("name", "must not be empty")
@@ -437,7 +401,7 @@ class NetworkSpec(_Spec):
             raise _err("transition", f"unknown transition style {self.transition!r}; choose one of {list(TRANSITIONS)}")
         if self.fuse_forward not in FUSE_FORWARDS:
             raise _err("fuse_forward", f"unknown fuse_forward {self.fuse_forward!r}; choose one of {list(FUSE_FORWARDS)}")
-        _check_options("sem_options", self.sem_options, SEM.OPTIONS, "SEM")
+        _check_entry("", "sem_options", sem, self.sem_options, owner="SEM")
         prev = 1
         for i, s in enumerate(self.stages):
             n = len(s.widths)
@@ -451,10 +415,10 @@ class NetworkSpec(_Spec):
         for i, s in enumerate(self.stages):
             for b in s.sem:
                 c = s.out_widths[b]
-                if c // int(self.sem_options.get("reduction", SEM.OPTIONS["reduction"])) < 1:
+                if c // int(self.sem_options.get("reduction", sem.options["reduction"])) < 1:
                     raise _err(f"stages[{i}].sem", f"SEM reduction leaves no query channels at width {c}")
-        head_cls = HEADS[self.head.type]
-        if getattr(head_cls, "needs_all_branches", False) and not self.stages[-1].multiscale_output:
+        needs_all = registry.HEADS[self.head.type].facts.get("needs_all_branches", False)
+        if needs_all and not self.stages[-1].multiscale_output:
             raise _err("head.type", f"head {self.head.type!r} reads every branch, but the last stage has "
                        "multiscale_output: false")
         h, w = self.input_size

@@ -1,4 +1,6 @@
-"""Block library. ``BLOCKS`` maps the block names a spec may use to their classes.
+"""Block library. ``BLOCKS`` maps the block names a spec may use to their classes: a live view
+of :data:`archlab.registry.BLOCKS`, which each block's file fills with ``@BLOCKS.register`` (a
+new file in this package is found without editing this one).
 
 Per-branch blocks are called as ``Block(in_channels, width, stride=1, **options)`` and output
 ``width * Block.expansion`` channels; a *multi-branch* block (``multi_branch = True``, the
@@ -13,13 +15,9 @@ from .lite import (ConditionalChannelWeighting, CrossResolutionWeighting, LiteSt
                    SpatialWeighting, channel_shuffle)
 from .sc import SC, SCR
 
-BLOCKS = {
-    "basic": BasicBlock,
-    "bottleneck": Bottleneck,
-    "scr": SCR,
-    "shuffle": ShuffleBlock,
-    "ccw": ConditionalChannelWeighting,
-}
+from ..registry import BLOCKS as _BLOCK_REGISTRY
+
+BLOCKS = _BLOCK_REGISTRY.view("cls")
 
 __all__ = ["BLOCKS", "HEADS", "ATTENTION", "BasicBlock", "Bottleneck", "ConvBNAct", "SC", "SCR", "SE", "ECA",
            "SEM", "PositionAttention", "DASP", "DASPHead", "SimpleHead", "IterativeHead", "LiteStem",

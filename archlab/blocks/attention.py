@@ -21,6 +21,8 @@ import torch.nn.functional as F
 
 from ..cost.ops import (OpList, act_op, bmm_op, conv1d_op, conv2d_op, eltwise_op, join, linear_op,
                         pool_op)
+from ..registry import ATTENTION as ATTENTION_REGISTRY
+from ..registry import MODULES
 
 __all__ = ["eca_kernel_size", "SE", "ECA", "PositionAttention", "SEM", "ATTENTION", "create_attn",
            "se_cost", "eca_cost", "attn_cost", "position_attention_cost", "sem_cost"]
@@ -41,6 +43,7 @@ def eca_kernel_size(channels: int, gamma: int = 2, b: int = 1) -> int:
     return t if t % 2 else t + 1
 
 
+@ATTENTION_REGISTRY.register("se")
 class SE(nn.Module):
     """Squeeze-and-excitation: ``x * sigmoid(W2 relu(W1 GAP(x) + b1) + b2)``.
 
@@ -68,6 +71,7 @@ class SE(nn.Module):
         return x * w[:, :, None, None]
 
 
+@ATTENTION_REGISTRY.register("eca")
 class ECA(nn.Module):
     """Efficient channel attention: ``x * gate(Conv1d_k(GAP(x)))`` with ``k`` from eq. (5).
 
@@ -95,7 +99,9 @@ class ECA(nn.Module):
         return x * w[:, :, None, None]
 
 
-ATTENTION: dict[str, type[nn.Module] | None] = {"se": SE, "eca": ECA, "none": None}
+#: reweighting name -> class (``None`` for ``'none'``): a live view of
+#: :data:`archlab.registry.ATTENTION`, which the ``register`` decorators fill
+ATTENTION = ATTENTION_REGISTRY.view("cls")
 
 
 def create_attn(name: str, channels: int, *, device=None, dtype=None, **kwargs) -> nn.Module | None:
@@ -104,13 +110,17 @@ def create_attn(name: str, channels: int, *, device=None, dtype=None, **kwargs) 
     >>> type(create_attn('eca', 64)).__name__, create_attn('none', 64)
     ('ECA', None)
     """
-    if name not in ATTENTION:
-        raise ValueError(f"unknown attention {name!r}; choose one of {sorted(ATTENTION)}")
-    cls = ATTENTION[name]
-    if cls is None:
+    entry = _attention(name)
+    if entry.cls is None:
         return None
-    allowed = {k: v for k, v in kwargs.items() if k in cls.OPTIONS}
-    return cls(channels, **allowed, device=device, dtype=dtype)
+    allowed = {k: v for k, v in kwargs.items() if k in entry.options}
+    return entry.cls(channels, **allowed, device=device, dtype=dtype)
+
+
+def _attention(name: str):
+    if name not in ATTENTION_REGISTRY:
+        raise ValueError(f"unknown attention {name!r}; choose one of {sorted(ATTENTION_REGISTRY)}")
+    return ATTENTION_REGISTRY[name]
 
 
 class PositionAttention(nn.Module):
@@ -144,6 +154,7 @@ class PositionAttention(nn.Module):
         return x + self.scale * out
 
 
+@MODULES.register("sem")
 class SEM(nn.Module):
     """Semantic enhancement module, paper eqs. (15)-(17).
 
@@ -180,6 +191,7 @@ def _gate(prefix: str, channels: int, hw, gate_ops: list) -> OpList:
                   (channels, h, w))
 
 
+@ATTENTION_REGISTRY.cost_of("se")
 def se_cost(channels: int, reduction: int = 4, *, hw, prefix: str = "") -> OpList:
     """:class:`SE`, paper eq. (6): ``Y = sigma(W2 relu(W1 GAP(x))) * x``.
 
@@ -194,6 +206,7 @@ def se_cost(channels: int, reduction: int = 4, *, hw, prefix: str = "") -> OpLis
     return _gate(prefix, channels, hw, gate)
 
 
+@ATTENTION_REGISTRY.cost_of("eca")
 def eca_cost(channels: int, gamma: int = 2, b: int = 1, gate: str = "sigmoid", *, hw, prefix: str = "") -> OpList:
     """:class:`ECA`, paper eqs. (5) and (7) (``gate='hardsigmoid'``: the SEM channel branch, eq. 15):
     ``Y = gate(Conv1d_k(GAP(x))) * x`` with ``k`` from :func:`eca_kernel_size`.
@@ -209,13 +222,17 @@ def eca_cost(channels: int, gamma: int = 2, b: int = 1, gate: str = "sigmoid", *
 
 def attn_cost(name: str, channels: int, *, hw, prefix: str = "", **kwargs) -> OpList:
     """The cost of :func:`create_attn` ``(name, channels, **kwargs)`` (empty for ``'none'``)."""
-    if name not in ATTENTION:
-        raise ValueError(f"unknown attention {name!r}; choose one of {sorted(ATTENTION)}")
-    if ATTENTION[name] is None:
-        return OpList([], (channels, *hw))
-    fn = {"se": se_cost, "eca": eca_cost}[name]
-    allowed = {k: v for k, v in kwargs.items() if k in ATTENTION[name].OPTIONS}
-    return fn(channels, **allowed, hw=hw, prefix=prefix)
+    entry = _attention(name)
+    allowed = {k: v for k, v in kwargs.items() if k in entry.options}
+    return entry.cost(channels, **allowed, hw=hw, prefix=prefix)
+
+
+def _no_attention_cost(channels: int, *, hw, prefix: str = "") -> OpList:
+    """``'none'``: no module, no ops."""
+    return OpList([], (channels, *hw))
+
+
+ATTENTION_REGISTRY.add("none", None, cost=_no_attention_cost)
 
 
 def position_attention_cost(channels: int, reduction: int = 8, *, hw, prefix: str = "") -> OpList:
@@ -243,6 +260,7 @@ def position_attention_cost(channels: int, reduction: int = 8, *, hw, prefix: st
     return OpList(ops, (channels, h, w))
 
 
+@MODULES.cost_of("sem")
 def sem_cost(channels: int, reduction: int = 8, gamma: int = 2, b: int = 1, *, hw, prefix: str = "") -> OpList:
     """:class:`SEM`, paper eq. (17): ``H = H_channel (eq. 15, ECA with hard sigmoid) + H_spatial
     (eq. 16, position attention)`` -- the two branches' ops and one add of ``c h w`` elements."""

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..cost.ops import OpList, act_op, batch_norm_op, conv2d_op, eltwise_op, join
+from ..registry import BLOCKS
 
 __all__ = ["ConvBNAct", "BasicBlock", "Bottleneck", "make_norm", "make_downsample",
            "conv_bn_act_cost", "downsample_cost", "basic_block_cost", "bottleneck_cost"]
@@ -64,6 +65,7 @@ def make_downsample(in_channels: int, out_channels: int, stride: int, *, device=
     return ConvBNAct(in_channels, out_channels, 1, stride, act=False, device=device, dtype=dtype)
 
 
+@BLOCKS.register("basic")
 class BasicBlock(nn.Module):
     """ResNet/HRNet basic block: ``relu(bn(conv3x3(relu(bn(conv3x3(x))))) + shortcut(x))``.
 
@@ -75,7 +77,6 @@ class BasicBlock(nn.Module):
     """
 
     expansion = 1
-    OPTIONS: dict = {}
 
     def __init__(self, in_channels: int, width: int, stride: int = 1, *, device=None, dtype=None):
         super().__init__()
@@ -92,6 +93,7 @@ class BasicBlock(nn.Module):
         return self.relu(self.conv2(self.conv1(x)) + identity)
 
 
+@BLOCKS.register("bottleneck")
 class Bottleneck(nn.Module):
     """ResNet bottleneck (``1x1 -> 3x3 -> 1x1``, expansion 4), as in HRNet's stage 1.
 
@@ -102,7 +104,6 @@ class Bottleneck(nn.Module):
     """
 
     expansion = 4
-    OPTIONS: dict = {}
 
     def __init__(self, in_channels: int, width: int, stride: int = 1, *, device=None, dtype=None):
         super().__init__()
@@ -159,6 +160,7 @@ def _residual(prefix: str, body: OpList, shortcut: OpList, out: tuple) -> OpList
     return OpList([*shortcut, *body, eltwise_op(prefix, "add", n), act_op(join(prefix, "relu"), "relu", n)], out)
 
 
+@BLOCKS.cost_of("basic")
 def basic_block_cost(in_channels: int, width: int, stride: int = 1, *, hw, prefix: str = "") -> OpList:
     """:class:`BasicBlock`: two 3x3 ConvBNAct, the shortcut, the residual add and the ReLU.
 
@@ -171,6 +173,7 @@ def basic_block_cost(in_channels: int, width: int, stride: int = 1, *, hw, prefi
     return _residual(prefix, OpList([*c1, *c2]), sc, c2.out)
 
 
+@BLOCKS.cost_of("bottleneck")
 def bottleneck_cost(in_channels: int, width: int, stride: int = 1, *, hw, prefix: str = "") -> OpList:
     """:class:`Bottleneck`: ``1x1 (c_in -> w) -> 3x3 (w -> w, stride) -> 1x1 (w -> 4w)``, shortcut,
     add, ReLU; plain MACs ``h w c_in w + h' w' (9 w^2 + 4 w^2)`` plus the projection."""

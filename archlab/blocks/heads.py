@@ -14,6 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..cost.ops import OpList, conv2d_op, eltwise_op, join, upsample_op
+from ..registry import HEADS as HEAD_REGISTRY
 from .basic import ConvBNAct, conv_bn_act_cost
 from .dasp import DASP, dasp_cost
 
@@ -21,6 +22,21 @@ __all__ = ["SimpleHead", "IterativeHead", "DASPHead", "HEADS", "simple_head_cost
            "dasp_head_cost", "HEAD_COSTS"]
 
 
+def _kernel_1_or_3(v) -> str | None:
+    return None if v in (1, 3) else f"must be 1 or 3, got {v}"
+
+
+def _positive_width(v) -> str | None:
+    return None if v >= 1 else f"must be a positive width, got {v}"
+
+
+def _dilations(rates) -> str | None:
+    if not rates or any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
+        return f"must be a non-empty list of positive integer dilations, got {list(rates)}"
+    return None
+
+
+@HEAD_REGISTRY.register("simple", checks={"kernel": _kernel_1_or_3}, knobs={"kernel": {"choices": [1, 3]}})
 class SimpleHead(nn.Module):
     """``Conv2d(c0 -> num_joints, kernel, bias=True)`` on branch 0 (HRNet ``final_layer``).
 
@@ -52,6 +68,7 @@ class _DWSeparable(nn.Sequential):
                          ConvBNAct(cin, cout, 1, device=device, dtype=dtype))
 
 
+@HEAD_REGISTRY.register("iterative", checks={"kernel": _kernel_1_or_3}, knobs={"kernel": {"choices": [1, 3]}})
 class IterativeHead(nn.Module):
     """Lite-HRNet ``IterativeHead`` + the 1x1 final conv (mmpose ``TopDownSimpleHead``).
 
@@ -87,6 +104,10 @@ class IterativeHead(nn.Module):
         return self.final(ys[::-1])
 
 
+@HEAD_REGISTRY.register("dasp", checks={"rates": _dilations, **dict.fromkeys(("growth", "proj", "llf_proj", "fuse"),
+                                                                             _positive_width)},
+                        knobs={"rates": {"choices": [[1, 6, 12, 18], [1, 3, 6, 9]]},
+                               "growth": {"choices": [8, 16, 32]}})
 class DASPHead(DASP):
     """The DASP module used as the network head (branch 0 + low-level features)."""
 
@@ -100,7 +121,8 @@ class DASPHead(DASP):
         return super().forward(xs[0], llf)
 
 
-HEADS: dict[str, type[nn.Module]] = {"simple": SimpleHead, "iterative": IterativeHead, "dasp": DASPHead}
+#: head type -> class: a live view of :data:`archlab.registry.HEADS`
+HEADS = HEAD_REGISTRY.view("cls")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -108,6 +130,7 @@ HEADS: dict[str, type[nn.Module]] = {"simple": SimpleHead, "iterative": Iterativ
 # arguments, ``hw`` -- the list of per-branch input sizes (h, w) -- and ``llf_hw``, the size of
 # the low-level features, and returns an OpList whose ``out`` is the heatmaps' (J, h, w).
 
+@HEAD_REGISTRY.cost_of("simple")
 def simple_head_cost(branch_channels, llf_channels: int, num_joints: int, *, hw, llf_hw=None, kernel: int = 1,
                      prefix: str = "") -> OpList:
     """:class:`SimpleHead`: one ``k x k`` conv with bias on branch 0, MACs ``h w c_0 J k^2``."""
@@ -119,6 +142,7 @@ def simple_head_cost(branch_channels, llf_channels: int, num_joints: int, *, hw,
     return OpList([op], (num_joints, ho, wo))
 
 
+@HEAD_REGISTRY.cost_of("iterative")
 def iterative_head_cost(branch_channels, llf_channels: int, num_joints: int, *, hw, llf_hw=None, kernel: int = 1,
                         prefix: str = "") -> OpList:
     """:class:`IterativeHead`: from the lowest resolution up, add the bilinearly upsampled previous
@@ -148,6 +172,7 @@ def iterative_head_cost(branch_channels, llf_channels: int, num_joints: int, *, 
     return OpList([*ops, *fin], fin.out)
 
 
+@HEAD_REGISTRY.cost_of("dasp")
 def dasp_head_cost(branch_channels, llf_channels: int, num_joints: int, *, hw, llf_hw=None, prefix: str = "",
                    **options) -> OpList:
     """:class:`DASPHead`: :func:`~archlab.blocks.dasp.dasp_cost` on branch 0 and the low-level
@@ -160,5 +185,5 @@ def dasp_head_cost(branch_channels, llf_channels: int, num_joints: int, *, hw, l
                      **opts)
 
 
-#: head type -> analytic cost function (the counterpart of :data:`HEADS`).
-HEAD_COSTS = {"simple": simple_head_cost, "iterative": iterative_head_cost, "dasp": dasp_head_cost}
+#: head type -> analytic cost function (the counterpart of :data:`HEADS`; a live registry view).
+HEAD_COSTS = HEAD_REGISTRY.view("cost")

@@ -18,6 +18,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..cost.ops import OpList, eltwise_op, join, memory_op, pool_op, upsample_op
+from ..registry import BLOCKS, OptionError, at_least
 from .basic import ConvBNAct, conv_bn_act_cost
 
 __all__ = ["channel_shuffle", "LiteStem", "ShuffleBlock", "SpatialWeighting",
@@ -70,6 +71,16 @@ class LiteStem(nn.Module):
         return channel_shuffle(torch.cat((self.branch1(x1), x2), dim=1), 2)
 
 
+def _check_even_widths(name: str):
+    def check(opts: dict, *, widths, **_) -> None:
+        for i, w in enumerate(widths):
+            if w % 2:
+                raise OptionError(f"widths[{i}]", f"block {name!r} splits channels in two: needs an even width, "
+                                  f"got {w}", option=False)
+    return check
+
+
+@BLOCKS.register("shuffle", validate=_check_even_widths("shuffle"))
 class ShuffleBlock(nn.Module):
     """ShuffleNetV2 unit (stride 1), the block of *naive* Lite-HRNet.
 
@@ -80,7 +91,6 @@ class ShuffleBlock(nn.Module):
     """
 
     expansion = 1
-    OPTIONS: dict = {}
 
     def __init__(self, in_channels: int, width: int, stride: int = 1, *, device=None, dtype=None):
         super().__init__()
@@ -140,6 +150,16 @@ class CrossResolutionWeighting(nn.Module):
         return [s * F.interpolate(a, size=s.shape[-2:], mode="nearest") for s, a in zip(xs, ws)]
 
 
+def _check_ccw(opts: dict, *, widths, **_) -> None:
+    _check_even_widths("ccw")(opts, widths=widths)
+    if int(sum(w // 2 for w in widths) / opts["reduce_ratio"]) < 1:
+        raise OptionError("reduce_ratio", "leaves no hidden channels")
+    if any(int((w // 2) / opts["spatial_ratio"]) < 1 for w in widths):
+        raise OptionError("spatial_ratio", "leaves no hidden channels")
+
+
+@BLOCKS.register("ccw", checks={"reduce_ratio": at_least(1), "spatial_ratio": at_least(1)}, validate=_check_ccw,
+                 knobs={"reduce_ratio": {"choices": [4, 8, 16]}, "spatial_ratio": {"choices": [2, 4, 8]}})
 class ConditionalChannelWeighting(nn.Module):
     """Lite-HRNet conditional channel weighting block (multi-branch).
 
@@ -204,6 +224,7 @@ def lite_stem_cost(in_channels: int, stem_channels: int, out_channels: int, expa
                    memory_op(prefix, "channel_shuffle", n)], (inc + lin_out, ho, wo))
 
 
+@BLOCKS.cost_of("shuffle")
 def shuffle_block_cost(in_channels: int, width: int, stride: int = 1, *, hw, prefix: str = "") -> OpList:
     """:class:`ShuffleBlock` (ShuffleNetV2 unit): split, ``1x1 -> dw3x3 -> 1x1`` on ``b = c/2``
     channels (plain MACs ``h w (2 b^2 + 9 b)``), concat, shuffle."""
@@ -260,6 +281,7 @@ def cross_resolution_weighting_cost(channels, ratio: int = 8, *, hw, prefix: str
     return OpList(ops, [(c, h, w) for c, (h, w) in zip(channels, hw)])
 
 
+@BLOCKS.cost_of("ccw")
 def ccw_cost(widths, *, hw, reduce_ratio: int = 8, spatial_ratio: int = 4, prefix: str = "") -> OpList:
     """:class:`ConditionalChannelWeighting` (Lite-HRNet section 3.2) on branches of ``widths[i]``
     channels and sizes ``hw[i]``: split every branch in halves; cross-resolution weighting of the

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from ..cost.ops import OpList, act_op, eltwise_op, join, memory_op
+from ..registry import ATTENTION, BLOCKS, OptionError, odd_kernel
 from .attention import attn_cost, create_attn
 from .basic import ConvBNAct, conv_bn_act_cost, downsample_cost, make_downsample
 
@@ -70,6 +71,29 @@ class SC(nn.Module):
         return y if self.reweight is None else self.reweight(y)
 
 
+def _check_scr(opts: dict, *, widths, **_) -> None:
+    """A stage's SCR options against its widths (the spec validator calls this)."""
+    for i, w in enumerate(widths):
+        try:
+            check_sc_split(w, float(opts["ratio"]), "scr")
+        except ValueError as e:
+            raise OptionError(f"widths[{i}]", str(e), option=False) from None
+    rw = opts["reweight"]
+    rw = (rw,) if isinstance(rw, str) else tuple(rw)
+    if not rw:
+        raise OptionError("reweight", "needs at least one entry (one per SC unit)")
+    for j, r in enumerate(rw):
+        if r not in ATTENTION:
+            raise OptionError(f"reweight[{j}]", f"unknown attention {r!r}; choose one of {sorted(ATTENTION)}")
+    if opts["reduction"] < 1 or any(w // opts["reduction"] < 1 for w in widths):
+        raise OptionError("reduction", f"reduction {opts['reduction']} leaves no hidden units at width {min(widths)}")
+
+
+@BLOCKS.register("scr", checks={"kernel": odd_kernel, "cheap_kernel": odd_kernel}, validate=_check_scr,
+                 knobs={"kernel": {"choices": [3, 5, 7]}, "cheap_kernel": {"choices": [3, 5]},
+                        "ratio": {"choices": [0.25, 0.5]}, "reweight": {"choices": [["se", "eca"], ["eca", "eca"],
+                                                                                   ["se", "se"], ["eca"]]},
+                        "reduction": {"choices": [4, 8]}})
 class SCR(nn.Module):
     """SC units in a residual (paper Fig. 4): ``relu(SC_n(...SC_1(x)) + shortcut(x))``.
 
@@ -132,6 +156,7 @@ def sc_cost(in_channels: int, out_channels: int, stride: int = 1, *, hw, kernel:
     return OpList([*prim, *cheap, cat, *rw], (out_channels, ho, wo))
 
 
+@BLOCKS.cost_of("scr")
 def scr_cost(in_channels: int, width: int, stride: int = 1, *, hw, kernel: int = 3, cheap_kernel: int = 3,
              ratio: float = 0.5, reweight=("se", "eca"), reduction: int = 4, prefix: str = "") -> OpList:
     """:class:`SCR` (paper Fig. 4): the SC units (one per ``reweight`` entry), the shortcut, the

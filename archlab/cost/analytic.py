@@ -22,29 +22,22 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from ..blocks.attention import sem_cost
-from ..blocks.basic import basic_block_cost, bottleneck_cost, conv_bn_act_cost
-from ..blocks.heads import HEAD_COSTS
-from ..blocks.lite import ccw_cost, lite_stem_cost, shuffle_block_cost
-from ..blocks.sc import scr_cost
+from .. import registry
+from ..blocks.basic import conv_bn_act_cost
+from ..blocks.lite import lite_stem_cost
 from ..spec import NetworkSpec, SpecError, parse_size
 from .ops import (MAC_CLASSES, MAC_OPS, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
 
 __all__ = ["count", "count_spec", "network_ops", "CostReport", "BLOCK_COSTS", "HEAD_COSTS", "GROUP_LEVELS"]
 
-#: block name (as in :data:`archlab.blocks.BLOCKS`) -> analytic cost function. Per-branch blocks
-#: are called as ``fn(in_channels, width, stride, hw=..., prefix=..., **options)``; the
-#: multi-branch ``ccw`` as ``fn(widths, hw=[...], prefix=..., **options)``.
-BLOCK_COSTS = {
-    "basic": basic_block_cost,
-    "bottleneck": bottleneck_cost,
-    "scr": scr_cost,
-    "shuffle": shuffle_block_cost,
-    "ccw": ccw_cost,
-}
-_MULTI_BRANCH = {"ccw"}
-_EXPANSION = {"basic": 1, "bottleneck": 4, "scr": 1, "shuffle": 1, "ccw": 1}
+#: block name (as in :data:`archlab.blocks.BLOCKS`) -> analytic cost function: a live view of
+#: :data:`archlab.registry.BLOCKS`. Per-branch blocks are called as
+#: ``fn(in_channels, width, stride, hw=..., prefix=..., **options)``; multi-branch ones (``ccw``) as
+#: ``fn(widths, hw=[...], prefix=..., **options)``.
+BLOCK_COSTS = registry.BLOCKS.view("cost")
+#: head type -> analytic cost function (a live view of :data:`archlab.registry.HEADS`)
+HEAD_COSTS = registry.HEADS.view("cost")
 
 #: Op classes in report order (``memory`` -- cat/split/shuffle -- is recorded but costs nothing).
 _CLASS_ORDER = ("convolution", "linear", "matmul", "normalisation", "elementwise", "pooling", "resampling",
@@ -330,10 +323,11 @@ def _module_cost_raw(shapes, block: str, options: tuple, widths: tuple, num_bloc
                      multiscale_output: bool, transition: str, fuse_forward: str) -> tuple:
     """``(child segments, output shapes, summary)`` of one module, paths relative to it."""
     seq = _Seq()
-    fn = BLOCK_COSTS[block]
+    entry = registry.BLOCKS[block]
+    fn = entry.cost
     opts = dict(options)
     n = len(widths)
-    if block in _MULTI_BRANCH:
+    if entry.multi_branch:
         bw = [s[0] for s in shapes]
         sizes = [s[1:] for s in shapes]
         for k in range(num_blocks[0]):
@@ -411,7 +405,7 @@ def _segments(spec: NetworkSpec, size: tuple[int, int]) -> list[tuple]:
         ops += tops
         for b in stage.sem:
             c, bh, bw = xs[b]
-            r = sem_cost(c, **sem_opts, hw=(bh, bw), prefix=f"sem.{i}.{b}")
+            r = registry.MODULES["sem"].cost(c, **sem_opts, hw=(bh, bw), prefix=f"sem.{i}.{b}")
             ops += r
             xs[b] = r.out
         for m in range(stage.num_modules):
