@@ -183,7 +183,7 @@ def cmd_eval(args) -> int:
         print(f"{'mean':<16} {100 * m['PCK@0.2']:>8.1f} {100 * m['PCKh@0.5']:>9.1f}")
     for k in ("AP", "AP50", "AP75", "AR"):
         if k in m:
-            print(f"{k}: {m[k]:.4f}")
+            print(f"{k}: {100 * m[k]:.1f}%")
     if args.out:
         print(f"predictions: {args.out}")
     return 0
