@@ -347,7 +347,8 @@ def _lspet_folder_with_bad_images(path, n=8):
     (path / "images").mkdir(parents=True)
     rng = np.random.default_rng(0)
     for i in range(n):
-        Image.fromarray(rng.integers(0, 255, size=(90, 120, 3), dtype=np.uint8)).save(path / "images" / f"im{i + 1:05d}.jpg")
+        pixels = rng.integers(0, 255, size=(90, 120, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(path / "images" / f"im{i + 1:05d}.jpg")
     joints = np.zeros((14, 3, n))
     joints[:, 0], joints[:, 1], joints[:, 2] = rng.uniform(20, 100, (14, n)), rng.uniform(10, 80, (14, n)), 1
     savemat(path / "joints.mat", {"joints": joints})

@@ -23,7 +23,9 @@ def register(subparsers) -> None:
     t = subparsers.add_parser("train", help="train a pose network (HRNet recipe: Adam, step decay)",
                               description="Train a zoo model or spec YAML on LSPET / COCO / MPII. A TrainConfig "
                               "YAML (e.g. a run's config.yaml) is also accepted as the first argument; "
-                              "flags given on the command line override it.")
+                              "flags given on the command line override it. Chunked runs: --stop-epoch N, then "
+                              "`archlab train RUN/config.yaml --resume`. Exit status: 0 trained, 1 nothing left "
+                              "to train (run complete or --stop-epoch already reached), 2 bad input or data.")
     t.add_argument("model", help="zoo name, spec YAML, or a training config YAML (with a 'model:' field)")
     _optional(t, "--data", choices=("lspet", "coco", "mpii"), help="dataset (default lspet)")
     _optional(t, "--data-root", help="shared data folder or the dataset's own folder (default: $ARCHLAB_DATA "
@@ -56,7 +58,8 @@ def register(subparsers) -> None:
     _optional(t, "--train-split", help="split to train on (default train; LSPET protocol: fit)")
     _optional(t, "--val-split", help="split to validate and pick best.pt on (default val; LSPET protocol: search_val)")
     _optional(t, "--out", help="run folder (default runs/<model name>)")
-    t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/last.pt")
+    t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/last.pt (to --epochs, "
+                   "or to --stop-epoch if given)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (the opening summary still prints)")
     t.set_defaults(func=cmd_train)
 
