@@ -273,31 +273,38 @@ def test_torchrun_two_cpu_processes(tiny_spec, tmp_path):
 @pytest.mark.slow
 @needs_lspet
 def test_real_kill_of_subprocess_then_resume(tiny_spec, tmp_path):
-    """Kill a real training process after its first mid-epoch checkpoint, resume, compare."""
+    """Kill a real training process mid-way through epoch 2, resume it from its config.yaml, compare
+    with an uninterrupted run (trained at the same time, one core each)."""
     common = ["train", tiny_spec, "--data", "lspet", "--input", "64x48", "--epochs", "2", "--batch", "2",
               "--limit-train", "24", "--limit-val", "4", "--workers", "0", "--checkpoint-every", "1",
               "--no-progress"]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    ref = subprocess.run([sys.executable, "-m", "archlab.cli", *common, "--out", str(tmp_path / "ref")], env=env,
-                         capture_output=True, text=True, timeout=300)
-    assert ref.returncode == 0, ref.stderr[-2000:]
+    cli = [sys.executable, "-m", "archlab.cli"]
+    ref = subprocess.Popen([*cli, *common, "--out", str(tmp_path / "ref")], env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
     run = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "archlab.cli", *common, "--out", str(run)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*cli, *common, "--out", str(run)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline:
+        while time.time() < deadline and proc.poll() is None:
             if (run / "last.pt").is_file():
                 ck = load_checkpoint(run / "last.pt")
                 if ck["epoch"] == 1 and ck["step_in_epoch"] >= 2:
                     break
-            time.sleep(0.05)
+            time.sleep(0.02)
         proc.kill()
     finally:
         proc.wait()
-    res = subprocess.run([sys.executable, "-m", "archlab.cli", *common, "--out", str(run), "--resume"], env=env,
+        _, ref_err = ref.communicate(timeout=300)
+    assert ref.returncode == 0, ref_err[-2000:]
+    assert proc.returncode == -9, "the run ended before it could be killed mid-epoch"
+    ck = load_checkpoint(run / "last.pt")
+    assert ck["epoch"] == 1 and 2 <= ck["step_in_epoch"] < 12, (ck["epoch"], ck["step_in_epoch"])
+    res = subprocess.run([*cli, "train", str(run / "config.yaml"), "--resume"], env=env,
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
+    assert f"({24 - ck['global_step']} in this call)" in res.stdout and "resuming" in res.stdout
     a, b = load_checkpoint(tmp_path / "ref" / "last.pt"), load_checkpoint(run / "last.pt")
     assert a["global_step"] == b["global_step"] == 24
     for k, v in a["model"].items():
