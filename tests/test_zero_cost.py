@@ -7,7 +7,6 @@ import pytest
 import torch
 from torch import nn
 
-import archlab
 from archlab.data.datasets import default_data_root
 from archlab.search.zero_cost import (PROXIES, grad_norm, jacob_cov, lspet_batch, naswot, register_proxy,
                                       score_model, score_spec, snip, synflow)
@@ -158,13 +157,35 @@ def test_lspet_batch_draws_fit_images_only(data_root):
         lspet_batch(1, data_root=data_root)
 
 
-@pytest.mark.parametrize("spec", ["litehrnet_18_coco", str(ROOT / "studies/specs/sdhrnet_w16_small_lspet.yaml")])
-def test_real_specs_score_finite_and_deterministic(spec, data_root, small_batch):
+def test_real_spec_scores_finite_and_deterministic(data_root, small_batch):
     kw = dict(proxies=["synflow", "naswot", "jacob_cov"], input_size=SMALL, data_root=data_root)
-    a = score_spec(spec, batch=small_batch, **kw)
-    b = score_spec(spec, batch_size=4, seed=0, **kw)        # draws the same batch itself
+    a = score_spec("litehrnet_18_coco", batch=small_batch, **kw)
+    b = score_spec("litehrnet_18_coco", batch_size=4, seed=0, **kw)        # draws the same batch itself
     assert {k: v["score"] for k, v in a.items()} == {k: v["score"] for k, v in b.items()}
     assert all(np.isfinite(v["score"]) and v["cpu_s"] > 0 for v in a.values())
     kw["proxies"] = ["synflow", "naswot"]
-    c = score_spec(spec, batch_size=4, seed=1, **kw)         # another init and other images
+    c = score_spec("litehrnet_18_coco", batch_size=4, seed=1, **kw)         # another init and other images
     assert c["naswot"]["score"] != a["naswot"]["score"] and c["synflow"]["score"] != a["synflow"]["score"]
+
+
+def test_second_family_scores_finite(data_root, small_batch):
+    res = score_spec(ROOT / "studies/specs/sdhrnet_w16_small_lspet.yaml",
+                     ["synflow", "naswot", "jacob_cov", "grad_norm"], input_size=SMALL, batch=small_batch)
+    assert all(np.isfinite(v["score"]) for v in res.values()) and res["grad_norm"]["score"] > 0
+
+
+def test_study_script_table_matches_library_and_names_models(data_root, small_batch, tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("zero_cost_scores", ROOT / "studies" / "zero_cost_scores.py")
+    study = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(study)
+    models = study.models_to_score([str(ROOT / "studies/specs/hrnet_w16_small_lspet.yaml"), "litehrnet_18_coco"])
+    assert {"litehrnet_18", "sdhrnet_w16_small", "litehrnet_18_coco"} <= set(models)
+    with pytest.raises(SystemExit, match="not found"):
+        study.models_to_score([str(tmp_path / "missing.yaml")])
+    t = study.score_all({"hrnet_small": models["hrnet_w16_small"]}, ["synflow"], seeds=(0,), batch_size=4,
+                        input_size=SMALL, threads=1, data_root=data_root)
+    assert list(t[["model", "proxy", "seed"]].itertuples(index=False, name=None)) == [("hrnet_small", "synflow", 0)]
+    want = score_spec(models["hrnet_w16_small"], ["synflow"], input_size=SMALL, batch=small_batch)["synflow"]["score"]
+    assert t["score"].iloc[0] == want and t["source"].iloc[0] == "studies/specs/hrnet_w16_small_lspet.yaml"
+    assert t["images"].iloc[0].split() == [str(i + 1) for i in small_batch["index"]]
