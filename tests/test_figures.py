@@ -91,7 +91,7 @@ def test_scatter_front_is_computed_in_the_drawn_plane(tmp_path):
     df.loc[[3, 4], "iqr"] = np.nan                     # no spread recorded: no error bar
     df.loc[7, "baseline"] = "studies/specs/base_a.yaml"
     df.loc[8, "baseline"] = "base_b"
-    twin = df.iloc[[2]].assign(trial=n)                # the same configuration trained again
+    twin = df.iloc[[2]].assign(trial=n, acc=df.loc[2, "acc"] + 1)   # the same configuration, re-scored
     df = pd.concat([df, twin], ignore_index=True)
     files = pareto_scatter(df, "cost", "acc", tmp_path / "f", xlabel="cost (ms)", ylabel="accuracy (%)",
                            directions=("minimize", "maximize"), xerr="iqr")
@@ -101,6 +101,8 @@ def test_scatter_front_is_computed_in_the_drawn_plane(tmp_path):
     arts = check_front(ax, ("minimize", "maximize"))
     drawn = sum(len(arts[g]["x"]) for g in ("trials", "baselines", "over budget") if g in arts)
     assert drawn == n - 2                              # two without cost; the twin once
+    assert "1 of them scored differently" in ax["legend_title"]
+    assert df.loc[2, "acc"] in arts["trials"]["y"] + arts.get("over budget", {"y": []})["y"]   # the first's value
     err = arts["x spread"]
     assert len(err["segments"]) == n - 2 - 2 and legend_count(ax, "IQR") == n - 4
     by_x = df.drop_duplicates("param_w").dropna(subset=["cost", "iqr"]).set_index("cost")["iqr"]
@@ -176,7 +178,8 @@ def test_accuracy_report_figures(accuracy_report):
     arts = check_front(ax, ("minimize", "maximize"))
     assert ax["xlabel"] == "parameters (M)"
     assert max(arts["trials"]["x"]) < 100                       # drawn in millions
-    assert ax["legend_title"] == "2 twin trial(s) drawn once"
+    assert ax["legend_title"].startswith("2 twin trial(s) (same configuration) drawn once")
+    assert "scored differently" not in ax["legend_title"]     # trials 16, 17 repeat trial 1's score
     assert sum(len(arts[g]["x"]) for g in ("trials", "baselines", "over budget")) == 16 - 2
     assert legend_count(ax, "over budget") == 1
 
@@ -222,7 +225,7 @@ def test_cost_search_figures(tmp_path):
     assert {"front", "latency_vs_params", "latency_vs_macs", "hypervolume"} <= set(files)
     ax = read_figure_data(tmp_path / "out" / "pareto_front")["axes"][0]
     check_front(ax, ("maximize", "minimize"))
-    assert ax["xlabel"] == "parameters (M), maximised" and "params maximised" in ax["title"]
+    assert ax["xlabel"] == "parameters (M), maximised" and "parameters maximised" in ax["title"]
     boxes = [t["bbox"] for t in ax["texts"] if t["gid"] == "baseline label"]
     assert len(boxes) == 4
     for i, a in enumerate(boxes):                       # no two labels print on top of each other

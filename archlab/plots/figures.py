@@ -51,7 +51,8 @@ def _overlaps(box, boxes, pad=1.0) -> bool:
 
 def _annotate(ax, name, xy, offset, ha, fontsize, gid, leader):
     ann = ax.annotate(name, xy, xytext=offset, textcoords="offset points", fontsize=fontsize, va="center", ha=ha,
-                      gid=gid, arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "#555555", "shrinkA": 0,
+                      gid=gid, bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.7},
+                      arrowprops={"arrowstyle": "-", "lw": 0.6, "color": "#555555", "shrinkA": 0,
                                            "shrinkB": 3} if leader else None)
     ann.update_positions(ax.figure.canvas.get_renderer())
     return ann
@@ -91,17 +92,26 @@ def label_points(ax, xs, ys, names, *, fontsize: float = 8, gid: str = "point la
 
 def plane_points(df: pd.DataFrame, x: str, y: str, directions, label_col: str | None = "baseline") -> pd.DataFrame:
     """The rows of a trials table drawn in the (``x``, ``y``) plane: those with both values, twins
-    (same ``param_*`` knob settings) once, with ``group`` (trials / over budget / baselines) and
-    ``front`` (non-dominated among the feasible rows in this plane, ``directions`` per column)."""
-    from ..search.pareto import distinct_configs, pareto_mask
-    pts = distinct_configs(df.dropna(subset=[x, y])).copy()
+    (same ``param_*`` knob settings) once, at the first trial's values, with ``group`` (trials /
+    over budget / baselines) and ``front`` (non-dominated among the feasible rows in this plane,
+    ``directions`` per column). ``attrs``: ``twins`` left out, ``twins_differing`` of them with
+    other values than the first (a re-scored configuration: the proxy's run-to-run spread)."""
+    from ..search.pareto import pareto_mask
+    valid = df.dropna(subset=[x, y])
+    knobs = [c for c in valid.columns if c.startswith("param_")]
+    key = valid[knobs].astype(str).agg("|".join, axis=1) if knobs else pd.Series(valid.index.astype(str), valid.index)
+    twin = key.duplicated()
+    first = valid[~twin].set_index(key[~twin])[[x, y]]
+    pts = valid[~twin].copy()
     feas = pts["feasible"].astype(bool) if "feasible" in pts else pd.Series(True, index=pts.index)
     base = pts[label_col].notna() if label_col and label_col in pts else pd.Series(False, index=pts.index)
     pts["group"] = np.where(base, "baselines", np.where(feas, "trials", "over budget"))
     pts["front"] = False
     if feas.any():
         pts.loc[feas, "front"] = pareto_mask(pts.loc[feas, [x, y]].to_numpy(float), list(directions))
-    pts.attrs["twins"] = len(df.dropna(subset=[x, y])) - len(pts)
+    pts.attrs["twins"] = int(twin.sum())
+    pts.attrs["twins_differing"] = int((valid.loc[twin, [x, y]].to_numpy() != first.loc[key[twin]].to_numpy())
+                                       .any(axis=1).sum()) if twin.any() else 0
     return pts
 
 
@@ -140,11 +150,15 @@ def pareto_scatter(df: pd.DataFrame, x: str, y: str, path, *, xlabel: str, ylabe
     if label_col and label_col in pts:
         b = pts[pts["group"] == "baselines"]
         label_points(ax, b[x].tolist(), b[y].tolist(), [short_name(v) for v in b[label_col]], gid="baseline label")
-    twins = pts.attrs["twins"]
-    ax.legend(fontsize=8, loc="best", title=f"{twins} twin trial(s) drawn once" if twins else None,
+    twins, differ = pts.attrs["twins"], pts.attrs["twins_differing"]
+    note = f"{twins} twin trial(s) (same configuration) drawn once, at the first trial's values" if twins else None
+    if differ:
+        note += f";\n{differ} of them scored differently from the first"
+    lines = xlabel.count("\n") + 1   # the legend goes below the x label, clear of every point
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08 - 0.065 * lines), ncol=2, title=note,
               title_fontsize=7)
     cols = [c for c in ("trial", x, y, xerr, yerr, "group", "front") if c and c in pts]
-    data = {"x": x, "y": y, "directions": list(directions), "twins_drawn_once": int(twins),
+    data = {"x": x, "y": y, "directions": list(directions), "twins_drawn_once": twins, "twins_differing": differ,
             "points": pts[cols].to_dict("list")}
     return save_figure(fig, path, data)
 
@@ -160,8 +174,8 @@ def _paper_panel(ax, ref, scale):
     handles = [Line2D([], [], marker=marks.get(c, "s"), ls="", mfc="#bbbbbb", mec="#555555", ms=8,
                       label=f"{CONVENTIONS.get(c, c)} (n={int((ref['gflops_convention'] == c).sum())})")
                for c in ref["gflops_convention"].unique()]
-    ax.legend(handles=handles, fontsize=7, loc="upper left", title="GFLOPs as printed, convention:",
-              title_fontsize=7)
+    ax.legend(handles=handles, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=1,
+              title="GFLOPs as printed, convention:", title_fontsize=7)   # below: clear of the labels
 
 
 def bubble_chart(ours: pd.DataFrame, path, *, dataset: str = "coco", x: str = "gflops", y: str = "score",

@@ -211,7 +211,7 @@ def _cost_figures(space, df, out: Path, dirs: dict, cost_cols: list) -> dict:
     cols = ["params_M" if c == "params" else c for c in cost_cols]
     if len(cols) >= 2:
         x, y = cols[0], cols[1]
-        says = ", ".join(f"{c.split('[')[0]} {dirs[c].replace('imize', 'imised')}" for c in cost_cols[:2])
+        says = ", ".join(f"{_NAMES.get(c.split('[')[0], c)} {dirs[c].replace('imize', 'imised')}" for c in cost_cols[:2])
         files["front"] = pareto_scatter(df, x, y, out / "pareto_front", directions=(dirs[cost_cols[0]],
                                         dirs[cost_cols[1]]), xlabel=axis_label(x, space, dirs[cost_cols[0]]),
                                         ylabel=axis_label(y, space, dirs[cost_cols[1]]),
