@@ -249,3 +249,30 @@ def test_learning_curve_labels_its_protocols(tmp_path):
     assert arts["val PCK@0.2"]["y"] == pytest.approx([10, 20, 30]) and "no flip test" in arts["val PCK@0.2"]["label"]
     assert arts["final PCK@0.2"]["y"] == pytest.approx([33.0]) and "flip test: 33.0" in arts["final PCK@0.2"]["label"]
     assert not (tmp_path / "lc.svg").exists()
+
+
+def test_sampled_latency_in_onnxruntime_with_spread(tmp_path):
+    """The default latency of a report is measured in ONNX Runtime with its IQR (a real export and
+    timing of tiny networks), drawn as error bars; a file of another runtime is not mixed in."""
+    from archlab.nets import zoo
+    base = tmp_path / "tiny.yaml"
+    zoo.hrnet(width=8, dataset="lspet", modules=(1, 1), blocks=1, input_size=(64, 64), name="tiny").to_yaml(base)
+    space = SearchSpace.from_dict({
+        "study": "t_figort", "base": str(base), "knobs": {"width": {"low": 8, "high": 16, "step": 4}},
+        "objectives": ["params", {"name": "macs", "profile": "hrnet_paper"}], "baselines": [str(base)],
+        "sampler": {"type": "nsga2", "seed": 0, "population_size": 4}, "n_trials": 4,
+        "latency": {"repeats": 3, "warmup": 1}})
+    study = run_search(space, run_dir=tmp_path / "run", progress=False)
+    pareto_report(space, study, tmp_path / "out", latency_sample=1)
+    lat = read_latency_csv(tmp_path / "out" / "latency.csv")
+    assert len(lat) >= 2 and set(lat["latency_runtime"]) == {"onnxruntime"} and (lat["latency_repeats"] == 3).all()
+    assert lat["latency_iqr_ms"].notna().all() and (lat["latency_ms"] > 0).all()
+    ax = read_figure_data(tmp_path / "out" / "latency_vs_macs")["axes"][0]
+    assert "ONNX Runtime" in ax["ylabel"] and "median of 3" in ax["ylabel"]
+    n = len(set(study.trials[t].params["width"] for t in lat["trial"]))
+    assert len(artists(ax)["y spread"]["segments"]) == n
+    old = tmp_path / "old"
+    old.mkdir()
+    pd.DataFrame({"trial": [0], "latency_ms": [5.0]}).to_csv(old / "latency.csv", index=False)
+    with pytest.raises(ValueError, match="runtime not recorded; measuring more with ONNX Runtime would mix"):
+        pareto_report(space, study, old, latency_sample=1)

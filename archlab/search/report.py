@@ -23,6 +23,8 @@ __all__ = ["pareto_report", "measure_sample_latency", "read_latency_csv", "axis_
 #: columns of ``latency.csv`` (older files hold only the first two; the others read as missing)
 LATENCY_COLUMNS = ["trial", "latency_ms", "latency_iqr_ms", "latency_runtime", "latency_repeats"]
 _METRIC = {"lspet": "PCK@0.2", "mpii": "PCKh@0.5", "coco": "AP"}
+#: how a runtime is named on a latency axis
+RUNTIME_NAMES = {"eager": "eager PyTorch", "onnxruntime": "ONNX Runtime", "compile": "torch.compile"}
 _NAMES = {"params": "parameters", "macs": "multiply-adds", "latency_ms": "latency", "latency": "latency"}
 
 
@@ -40,10 +42,13 @@ def proxy_label(space: SearchSpace) -> str:
 def latency_label(space: SearchSpace, df: pd.DataFrame | None = None) -> str:
     """The latency axis: median ms, with the runtime recorded in ``df`` and the space's options."""
     o = space.latency
-    runtimes = sorted(set(df["latency_runtime"].dropna())) if df is not None and "latency_runtime" in df else []
+    runtimes = sorted({RUNTIME_NAMES.get(r, r) for r in df["latency_runtime"].dropna()}) \
+        if df is not None and "latency_runtime" in df else []
     rt = "/".join(runtimes) if runtimes else "runtime not recorded"
     size = f", {o['input_size']}" if "input_size" in o else ""
-    return (f"CPU latency (ms, median of {o.get('repeats', 5)})\n{rt}, batch {o.get('batch', 1)}, "
+    reps = sorted({int(r) for r in df["latency_repeats"].dropna()}) if df is not None and "latency_repeats" in df else []
+    n = "/".join(map(str, reps)) if reps else o.get("repeats", 5)   # 5: what older archlab timed by default
+    return (f"CPU latency (ms, median of {n})\n{rt}, batch {o.get('batch', 1)}, "
             f"{o.get('threads', 1)} thread{'s' * (o.get('threads', 1) != 1)}{size})")
 
 
@@ -92,21 +97,13 @@ def read_latency_csv(path) -> pd.DataFrame:
     return df[LATENCY_COLUMNS + [c for c in df.columns if c not in LATENCY_COLUMNS]]
 
 
-def _measure(spec, options: dict) -> dict:
-    """Eager PyTorch latency of ``spec`` with its spread; another ``runtime`` option goes to the
-    search objective's latency function (whose return value may be a plain median)."""
-    if options.get("runtime", "eager") != "eager":
-        from .objective import _default_latency
-        return _default_latency(spec, options)
-    from ..cost.latency import measure_latency
-    from ..nets import build_network
-    from ..spec import parse_size
-    size = parse_size(options["input_size"]) if "input_size" in options else spec.input_size
-    model = build_network(spec.replace(input_size=size)).eval()
-    r = measure_latency(model, size, batch=int(options.get("batch", 1)), threads=int(options.get("threads", 1)),
-                        warmup=int(options.get("warmup", 2)), repeats=int(options.get("repeats", 5)))
-    return {"latency_ms": r.median_ms, "latency_iqr_ms": r.iqr_ms, "latency_runtime": "eager PyTorch",
-            "latency_repeats": r.repeats}
+def _measure(spec, options: dict):
+    """Latency of ``spec`` in the space's ``runtime`` (default ONNX Runtime; eager PyTorch and
+    ``torch.compile`` on request) with its spread (:func:`archlab.cost.runtime.measure`)."""
+    from ..cost.runtime import measure
+    return measure(spec, options.get("runtime", "onnxruntime"), input_size=options.get("input_size"),
+                   batch=int(options.get("batch", 1)), threads=int(options.get("threads", 1)),
+                   warmup=int(options.get("warmup", 3)), repeats=int(options.get("repeats", 7)))
 
 
 def _as_row(trial: int, res) -> dict:
@@ -142,12 +139,19 @@ def measure_sample_latency(space: SearchSpace, df: pd.DataFrame, out_csv: Path, 
                            latency_fn=None) -> pd.DataFrame:
     """Measure latency for the baselines, up to ``sample`` front points (evenly spaced) and
     ``sample`` random feasible trials off the front; ``latency_fn(spec, space.latency)`` returns a
-    median in ms, or a dict / :class:`~archlab.cost.latency.LatencyResult` that also carries the
-    IQR and the runtime (the default, eager PyTorch, does). Rows go to ``out_csv`` (columns
+    median in ms, or a dict / result object that also carries the IQR and the runtime (the default,
+    :func:`archlab.cost.runtime.measure` in the space's ``latency.runtime``, ONNX Runtime unless
+    named, does). Refuses to add rows of another runtime to a file (one runtime per figure). Rows go to ``out_csv`` (columns
     :data:`LATENCY_COLUMNS`) after each model, and trials already there are skipped (resumable)."""
     out_csv = Path(out_csv)
     done = read_latency_csv(out_csv)
     todo = sorted(_pick(df, sample, seed) - set(done["trial"]))
+    if todo and latency_fn is None and len(done):
+        want = RUNTIME_NAMES.get(space.latency.get("runtime", "onnxruntime"))
+        have = {"not recorded" if pd.isna(r) else RUNTIME_NAMES.get(r, r) for r in done["latency_runtime"]}
+        if have != {want}:
+            raise ValueError(f"{out_csv} holds latencies measured with runtime {', '.join(sorted(have))}; measuring "
+                             f"more with {want} would mix runtimes in one figure: move the file away first")
     from tqdm.auto import tqdm
     for t in tqdm(todo, desc="latency", unit="model"):
         params = {k[len("param_"):]: v for k, v in df[df["trial"] == t].iloc[0].items()
