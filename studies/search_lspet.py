@@ -1,0 +1,250 @@
+"""The LSPET search study's report: final-protocol scores, seed noise, rank fidelity, figures, verdict.
+
+Reads what the runs recorded (``studies/final_protocol.py`` run folders, the zero-cost scores CSV,
+the measured ONNX Runtime latencies) and writes ``reports/search_lspet/``:
+
+    results.csv / results.md     report-test PCK@0.2 (flip test) mean +- std over seeds per model,
+                                 seed counts, parameters, multiply-adds, ONNX Runtime latency
+    rank_fidelity.csv / .md      Kendall tau and Spearman rho (bootstrap 95% intervals) of every
+                                 cheap score against the final score, with tau per CPU-hour
+    accuracy_vs_latency.png      final-protocol accuracy (error bars: seed std) against ONNX Runtime
+                                 latency (error bars: IQR); the front is computed in this plane
+    proxy_vs_final.png           each cheap score against the final score, tau printed on it
+    verdict.json                 the issue's deliverable keys (``status`` says whether it is final)
+
+Regenerate everything from the recorded results with one command (no training, no timing)::
+
+    python studies/search_lspet.py
+    python studies/search_lspet.py --measure-latency     # also time missing models (ONNX Runtime)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import final_protocol as fp  # noqa: E402
+
+from archlab.search.rank import fidelity_table, pooled_std, verdict  # noqa: E402
+
+BASELINE = "litehrnet_18"
+FINAL = "report_test_PCK@0.2"
+
+
+def run_metrics(model: str, seed: int) -> list[dict]:
+    f = fp.run_dir(model, seed) / "metrics.jsonl"
+    if not f.is_file():
+        return []
+    return [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+
+
+def cheap_scores(model: str, seed: int = 0) -> dict:
+    """Scores a search could act on, read from the first epochs of the seed-0 run: search-val
+    PCK@0.2 after k epochs (a longer proxy each), the summed training loss of the first k epochs
+    (lower is better: negated), and the CPU-hours each cost."""
+    rows = run_metrics(model, seed)
+    out = {}
+    for k in (1, 2, 3, 5):
+        first = [r for r in rows if int(r["epoch"]) <= k]
+        if len(first) < k:
+            break
+        if first[-1].get("val_PCK@0.2") is not None:
+            out[f"search_val_e{k}"] = 100 * first[-1]["val_PCK@0.2"]
+        out[f"neg_loss_sum_e{k}"] = -sum(r["train_loss"] for r in first)
+        out[f"cpu_h_e{k}"] = sum(r.get("epoch_time_s", 0) + (r.get("val_time_s") or 0) for r in first) / 3600
+    return out
+
+
+def spec_costs(model: str) -> dict:
+    import archlab
+    src = fp.MODELS[model]
+    spec = archlab.resolve_spec(str(fp.ROOT / src) if src.endswith(".yaml") else src, num_joints=14,
+                                input_size=tuple(fp.PROTOCOL["input_size"]))
+    r = archlab.count(spec)
+    return {"params_M": r.params / 1e6, "GMACs": r.macs / 1e9}
+
+
+def final_table() -> pd.DataFrame:
+    rows = fp.collect()
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows)
+    if FINAL not in df:
+        df[FINAL] = math.nan
+    g = df.groupby("model")
+    t = pd.DataFrame({"pck_mean": g[FINAL].mean(), "pck_std": g[FINAL].std(), "seeds_done": g[FINAL].count(),
+                      "runs": g["seed"].count()})
+    for m in t.index:
+        for k, v in {**spec_costs(m), **cheap_scores(m)}.items():
+            t.loc[m, k] = v
+    return t.reset_index()
+
+
+def add_latency(t: pd.DataFrame, measure: bool) -> pd.DataFrame:
+    """ONNX Runtime latency at the protocol's input, batch 1, 1 thread (median / IQR in ms)."""
+    lat = pd.read_csv(fp.OUT / "latency.csv") if (fp.OUT / "latency.csv").is_file() else pd.DataFrame(columns=["model"])
+    if measure:
+        from archlab.cost.runtime import measure
+        import archlab
+        for m in t["model"]:
+            if m in set(lat["model"]):
+                continue
+            src = fp.MODELS[m]
+            spec = archlab.resolve_spec(str(fp.ROOT / src) if src.endswith(".yaml") else src, num_joints=14,
+                                        input_size=tuple(fp.PROTOCOL["input_size"]))
+            r = measure(spec, "onnxruntime", batch=1, threads=1, repeats=15).as_dict()
+            lat = pd.concat([lat, pd.DataFrame([{"model": m, "latency_ms": r["median_ms"],
+                                                 "latency_iqr_ms": r["iqr_ms"], "latency_min_ms": r["min_ms"],
+                                                 "runtime": "onnxruntime", "threads": 1, "batch": 1}])])
+        lat.to_csv(fp.OUT / "latency.csv", index=False)
+    return t.merge(lat, on="model", how="left") if len(lat) else t
+
+
+def seed_noise(t: pd.DataFrame) -> float:
+    groups = []
+    for m in t["model"]:
+        groups.append([r[FINAL] for r in fp.collect() if r["model"] == m and FINAL in r and r[FINAL] == r[FINAL]])
+    return pooled_std(groups)
+
+
+def add_zero_cost(t: pd.DataFrame) -> pd.DataFrame:
+    """Zero-cost proxy scores (``studies/zero_cost_scores.py``: seed 0) as columns ``zc_<proxy>``."""
+    f = fp.OUT / "zero_cost.csv"
+    if not f.is_file():
+        return t
+    z = pd.read_csv(f)
+    z = z[z["seed"] == 0] if "seed" in z else z
+    wide = z.pivot_table(index="model", columns="proxy", values="score").add_prefix("zc_")
+    cpu = z.groupby("proxy")["seconds"].sum() / 3600
+    t = t.merge(wide.reset_index(), on="model", how="left")
+    t.attrs["zc_cpu_h"] = {f"zc_{p}": float(v) for p, v in cpu.items()}
+    return t
+
+
+def fidelity(t: pd.DataFrame) -> pd.DataFrame | None:
+    """Rank agreement of every cheap score with the final score, over models with a final score."""
+    have = t.dropna(subset=["pck_mean"])
+    cols = [c for c in have.columns if c.startswith(("search_val_e", "neg_loss_sum_e", "zc_"))]
+    if len(have) < 4 or not cols:
+        return None
+    zc = t.attrs.get("zc_cpu_h", {})
+    cost = {c: zc.get(c, math.nan) if c.startswith("zc_") else have[f"cpu_h_e{c.rsplit('_e', 1)[1]}"].sum()
+            for c in cols}
+    return fidelity_table(have, "pck_mean", cost)
+
+
+def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
+    """verdict.json: a searched model that beats Lite-HRNet-18 on report-test by more than twice the
+    pooled seed std at no more ONNX Runtime latency, or none (``status`` says whether it is final)."""
+    base = t[t["model"] == BASELINE]
+    b_mean = None if base.empty else _num(base["pck_mean"].iloc[0])
+    b_lat = None if base.empty or "latency_ms" not in base else _num(base["latency_ms"].iloc[0])
+    tau = None
+    if fid is not None and fp.SEARCH_SCORE in set(fid["score"]):
+        tau = _num(fid.loc[fid["score"] == fp.SEARCH_SCORE, "tau"].iloc[0])
+    out = {"status": "in progress: final-protocol runs of the search's picks are not done yet",
+           "winner": None, "winner_checkpoint": None,
+           "baseline_checkpoint": None, "winner_pck_mean": None, "winner_pck_std": None,
+           "baseline_pck_mean": b_mean, "baseline_pck_std": None if base.empty else _num(base["pck_std"].iloc[0]),
+           "kendall_tau": tau, "search_score": fp.SEARCH_SCORE,
+           "n_models": int(t["pck_mean"].notna().sum()),
+           "seeds": {m: int(n) for m, n in zip(t["model"], t["seeds_done"])},
+           "pooled_seed_std": _num(noise), "protocol": fp.PROTOCOL}
+    for _, row in t[~t["model"].isin(fp.BASELINES)].dropna(subset=["pck_mean"]).iterrows():
+        faster = b_lat is not None and _num(row.get("latency_ms")) is not None and row["latency_ms"] <= b_lat
+        if faster and verdict(row["pck_mean"], b_mean if b_mean is not None else math.nan, noise) == "A beats B":
+            if out["winner"] is None or row["pck_mean"] > out["winner_pck_mean"]:
+                out.update(winner=row["model"], winner_pck_mean=_num(row["pck_mean"]),
+                           winner_pck_std=_num(row["pck_std"]))
+    (fp.OUT / "verdict.json").write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def _front(xs, ys) -> list[int]:
+    """Indices of the points not dominated in (latency min, accuracy max), by latency."""
+    out, best = [], -math.inf
+    for i in sorted(range(len(xs)), key=lambda i: (xs[i], -ys[i])):
+        if ys[i] > best:
+            out.append(i)
+            best = ys[i]
+    return out
+
+
+def accuracy_figure(t: pd.DataFrame, noise: float):
+    """Final-protocol accuracy (seed std bars) vs ONNX Runtime latency (IQR bars); front in this plane."""
+    import matplotlib.pyplot as plt
+    from archlab.plots.save import save_figure
+    d = t.dropna(subset=["pck_mean", "latency_ms"]) if "latency_ms" in t else t.iloc[0:0]
+    if d.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.errorbar(d["latency_ms"], d["pck_mean"], xerr=d["latency_iqr_ms"], yerr=d["pck_std"].fillna(0),
+                fmt="o", capsize=3, label=f"models (n={len(d)})")
+    fd = d.iloc[_front(list(d["latency_ms"]), list(d["pck_mean"]))]
+    ax.plot(fd["latency_ms"], fd["pck_mean"], "--", color="tab:red", label=f"front in this plane (n={len(fd)})")
+    for _, r in d.iterrows():
+        ax.annotate(f"{r['model']} ({int(r['seeds_done'])} seeds)", (r["latency_ms"], r["pck_mean"]),
+                    textcoords="offset points", xytext=(4, 4), fontsize=7)
+    noise_txt = f"pooled seed std {noise:.2f}" if noise == noise else "seed std not yet measured"
+    ax.set(xlabel="ONNX Runtime latency (ms; 128x96, batch 1, 1 thread; bars: IQR)",
+           ylabel="report-test PCK@0.2, flip test (%; bars: seed std)",
+           title=f"LSPET final protocol ({fp.EPOCHS} epochs); {noise_txt}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, fp.OUT / "accuracy_vs_latency", data={"front": list(fd["model"])})[0]
+
+
+def proxy_figure(t: pd.DataFrame, fid):
+    """Each cheap score (a proxy) against the final score, its Kendall tau printed on the panel."""
+    import matplotlib.pyplot as plt
+    from archlab.plots.save import save_figure
+    if fid is None or fid.empty:
+        return None
+    cols = list(fid["score"])
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.2 * len(cols), 3.2), squeeze=False)
+    for ax, c in zip(axes[0], cols):
+        d = t.dropna(subset=[c, "pck_mean"])
+        ax.scatter(d[c], d["pck_mean"], s=18, label=f"models (n={len(d)})")
+        row = fid[fid["score"] == c].iloc[0]
+        ax.set_title(f"tau {row['tau']:.2f} [{row['tau_lo']:.2f}, {row['tau_hi']:.2f}]", fontsize=9)
+        ax.set(xlabel=f"{c} (proxy)", ylabel="final report-test PCK@0.2 (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return save_figure(fig, fp.OUT / "proxy_vs_final", data={"tau": dict(zip(fid["score"], fid["tau"]))})[0]
+
+
+def _num(v):
+    return None if v is None or v != v else float(v)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--measure-latency", action="store_true", help="time models without a recorded latency")
+    a = p.parse_args(argv)
+    t = final_table()
+    if t.empty:
+        print("no final-protocol runs yet: python studies/final_protocol.py queue", file=sys.stderr)
+        return 1
+    t = add_zero_cost(add_latency(t, a.measure_latency))
+    noise = seed_noise(t)
+    fp.OUT.mkdir(parents=True, exist_ok=True)
+    t.to_csv(fp.OUT / "results.csv", index=False)
+    fid = fidelity(t)
+    if fid is not None:
+        fid.to_csv(fp.OUT / "rank_fidelity.csv", index=False)
+    accuracy_figure(t, noise)
+    proxy_figure(t, fid)
+    v = write_verdict(t, noise, fid)
+    print(t.to_string(index=False))
+    print(f"pooled seed std: {noise:.2f}" if noise == noise else "pooled seed std: not yet (needs 2 seeds)")
+    print(json.dumps({k: v[k] for k in ("status", "winner", "n_models")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

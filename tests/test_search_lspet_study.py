@@ -1,0 +1,83 @@
+"""The LSPET search study's report (studies/search_lspet.py) on recorded run folders: tables, seed
+noise, rank fidelity, figures checked by their plotted data, and the verdict's rule."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+STUDIES = Path(__file__).resolve().parents[1] / "studies"
+sys.path.insert(0, str(STUDIES))
+import final_protocol as fp  # noqa: E402
+import search_lspet as sl  # noqa: E402
+
+# model -> (report-test scores over seeds, search-val after epoch 1, ONNX Runtime latency ms)
+RECORDED = {
+    "litehrnet_18": ([45.0, 45.6, 44.4], 16.0, 5.0),
+    "sdhrnet_w16_small": ([41.0, 41.8, 40.2], 13.0, 9.0),
+    "hrnet_w16_small": ([40.0, 40.5], 12.0, 10.0),
+    "litehrnet_30": ([46.0, 46.4], 17.0, 8.0),
+    "cand_fast": ([48.0, 48.6, 47.4], 18.0, 4.5),     # a search pick: better and faster
+    "cand_slow": ([50.0, 50.2, 49.8], 19.0, 12.0),    # better but slower than the baseline
+}
+
+
+@pytest.fixture
+def recorded(tmp_path, monkeypatch):
+    monkeypatch.setattr(fp, "OUT", tmp_path)
+    monkeypatch.setattr(fp, "MODELS", {**fp.MODELS, "cand_fast": "naive_litehrnet_18_coco",
+                                       "cand_slow": "litehrnet_30_coco"})
+    lat = []
+    for model, (scores, e1, ms) in RECORDED.items():
+        for seed, pck in enumerate(scores):
+            d = fp.run_dir(model, seed)
+            d.mkdir(parents=True)
+            rows = [{"epoch": e, "train_loss": 0.006 - 0.0002 * e - 0.00001 * pck, "epoch_time_s": 300.0,
+                     "val_time_s": 20.0, "val_PCK@0.2": (e1 + 2 * (e - 1)) / 100} for e in range(1, fp.EPOCHS + 1)]
+            (d / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+            (d / "report_test.json").write_text(json.dumps({"PCK@0.2": pck}))
+        lat.append({"model": model, "latency_ms": ms, "latency_iqr_ms": 0.1 * ms, "latency_min_ms": 0.9 * ms})
+    pd.DataFrame(lat).to_csv(tmp_path / "latency.csv", index=False)
+    return tmp_path
+
+
+def test_report_tables_noise_fidelity_and_verdict(recorded):
+    assert sl.main([]) == 0
+    res = pd.read_csv(recorded / "results.csv").set_index("model")
+    assert res.loc["litehrnet_18", "pck_mean"] == pytest.approx(45.0)
+    assert res.loc["litehrnet_18", "pck_std"] == pytest.approx(0.6)
+    assert res.loc["hrnet_w16_small", "seeds_done"] == 2
+    fid = pd.read_csv(recorded / "rank_fidelity.csv").set_index("score")
+    # search-val after epoch 1 orders the six models exactly as the final score does
+    assert fid.loc["search_val_e1", "tau"] == pytest.approx(1.0) and fid.loc["search_val_e1", "n"] == 6
+    v = json.loads((recorded / "verdict.json").read_text())
+    assert v["winner"] == "cand_fast"          # cand_slow is more accurate but slower than Lite-HRNet-18
+    assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(1.0)
+    assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6
+    for key in ("winner_checkpoint", "baseline_checkpoint", "winner_pck_std", "baseline_pck_std", "protocol"):
+        assert key in v
+
+
+def test_accuracy_figure_draws_the_front_of_its_own_plane(recorded):
+    sl.main([])
+    data = json.loads((recorded / "accuracy_vs_latency.json").read_text())
+    # (latency min, accuracy max): cand_fast (4.5 ms, 48.0) dominates litehrnet_18 (5.0 ms, 45.0),
+    # litehrnet_30 (8 ms, 46.2); cand_slow (12 ms, 50.0) is the other end
+    assert data["front"] == ["cand_fast", "cand_slow"]
+
+
+def test_a_win_inside_twice_the_seed_noise_is_a_tie(recorded):
+    d = fp.run_dir("cand_fast", 0)
+    for seed, pck in enumerate([45.8, 45.9, 45.7]):
+        (fp.run_dir("cand_fast", seed) / "report_test.json").write_text(json.dumps({"PCK@0.2": pck}))
+    sl.main([])
+    v = json.loads((recorded / "verdict.json").read_text())
+    assert d.is_dir() and v["winner"] is None
+
+
+def test_no_runs_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(fp, "OUT", tmp_path)
+    assert sl.main([]) == 1
