@@ -88,12 +88,13 @@ def opening_summary(run) -> str:
     joints = (f"head: {run.spec_joints} joints in the spec -> {info.num_joints} {cfg.data} joints"
               if run.spec_joints != info.num_joints else f"joints: {info.num_joints} ({cfg.data})")
 
-    def split(name, ds, used, limit_flag):
+    def split(role, name, ds, used, limit_flag):
         cut = f", using the first {used} ({limit_flag})" if used < len(ds) else ""
-        return f"{name} '{getattr(ds, 'split', name)}' {len(ds)} samples{cut}"
+        return f"{role} '{name}' {len(ds)} samples{cut}"
 
-    data = (f"data: {cfg.data} {run.data_dir}: {split('train', run.train_ds, len(run.train_set), 'limit_train')}; "
-            f"{split('val', run.val_ds, len(run.val_set), 'limit_val')}")
+    data = (f"data: {cfg.data} {run.data_dir}: "
+            f"{split('train', cfg.train_split, run.train_ds, len(run.train_set), 'limit_train')}; "
+            f"{split('val', cfg.val_split, run.val_ds, len(run.val_set), 'limit_val')}")
     skipped = len(run.skipped)
     if cfg.skip_bad_images:
         data += f"; bad samples skipped at load: {skipped}"
