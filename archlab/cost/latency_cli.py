@@ -36,23 +36,26 @@ def register(subparsers) -> None:
 
 
 def _machine_line(m: dict) -> str:
-    libs = ", ".join(f"{k} {m[k]}" for k in ("torch", "onnxruntime", "onnx") if m.get(k))
+    libs = ", ".join(f"{k} {m[k]}" for k in ("torch", "onnxruntime", "onnx", "python") if m.get(k))
     load = f", load {m['load_avg_1m']:.2f}" if m.get("load_avg_1m") is not None else ""
-    return f"{m.get('cpu')} ({m.get('cpu_count')} CPUs{load}); {libs}; python {m.get('python')}"
+    return "; ".join(p for p in (f"{m.get('cpu')} ({m.get('cpu_count')} CPUs{load})", libs) if p)
 
 
 def format_result(d: dict) -> str:
     """Readable text for a :meth:`RuntimeLatency.as_dict` result.
 
     >>> print(format_result({"model": "m", "runtime": "eager", "median_ms": 2.0, "iqr_ms": 0.1, "min_ms": 1.9,
-    ...     "threads": 1, "batch": 1, "input_size": [64, 48], "repeats": 7, "machine": {"cpu": "X"}}))
-    m: eager, input 64x48, batch 1, 1 thread(s): median 2.00 ms, IQR 0.10 ms, min 1.90 ms (7 runs)
-      machine: X (None CPUs); python None
+    ...     "threads": 1, "batch": 1, "input_size": [64, 48], "repeats": 7, "cpu_median_ms": 1.95,
+    ...     "machine": {"cpu": "X", "cpu_count": 2, "load_avg_1m": 0.5, "torch": "2.13"}}))
+    m: eager, input 64x48, batch 1, 1 thread(s): median 2.00 ms, IQR 0.10 ms, min 1.90 ms (7 runs); CPU time per run 1.95 ms
+      machine: X (2 CPUs, load 0.50); torch 2.13
     """
     h, w = d["input_size"]
     line = (f"{d['model']}: {d['runtime']}, input {h}x{w}, batch {d['batch']}, {d['threads']} thread(s): "
             f"median {d['median_ms']:.2f} ms, IQR {d['iqr_ms']:.2f} ms, min {d['min_ms']:.2f} ms "
             f"({d['repeats']} runs)")
+    if d.get("cpu_median_ms") is not None:
+        line += f"; CPU time per run {d['cpu_median_ms']:.2f} ms"
     if d.get("parity_rel_err") is not None:
         line += f"; max rel. error vs eager {d['parity_rel_err']:.1e}"
     return line + "\n  machine: " + _machine_line(d.get("machine", {}))
