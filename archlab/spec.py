@@ -194,7 +194,6 @@ class _Spec:
 
 # ----------------------------------------------------------------------------------------------
 
-STEM_TYPES = ("hrnet", "lite")
 TRANSITIONS = ("hrnet", "lite")
 FUSE_FORWARDS = ("hrnet", "litehrnet")
 FUSE_METHODS = ("sum", "none")
@@ -224,43 +223,19 @@ class StemSpec(_Spec):
         self.validate("stem")
 
     def validate(self, path: str = "stem") -> None:
-        blocks = registry.BLOCKS
         self._normalise(path)
-        if self.type not in STEM_TYPES:
-            raise _err(f"{path}.type", f"unknown stem type {self.type!r}; choose one of {list(STEM_TYPES)}")
+        if self.type not in registry.STEMS:
+            raise _err(f"{path}.type", f"unknown stem type {self.type!r}; choose one of {sorted(registry.STEMS)}")
         if self.channels < 1:
             raise _err(f"{path}.channels", f"must be positive, got {self.channels}")
         if self.num_blocks < 0:
             raise _err(f"{path}.num_blocks", f"must be >= 0, got {self.num_blocks}")
-        if self.type == "hrnet":
-            if self.block not in blocks or blocks[self.block].multi_branch:
-                names = [b for b in blocks if not blocks[b].multi_branch]
-                raise _err(f"{path}.block", f"unknown stem block {self.block!r}; choose one of {names}")
-            if self.block_width < 1:
-                raise _err(f"{path}.block_width", f"must be positive, got {self.block_width}")
-            if self.out_channels is not None:
-                raise _err(f"{path}.out_channels", "only a 'lite' stem takes out_channels "
-                           "(an 'hrnet' stem outputs block_width * expansion)")
-        else:
-            if self.num_blocks != 0:
-                raise _err(f"{path}.num_blocks", "a 'lite' stem has no layer1 blocks; set num_blocks: 0")
-            if self.channels % 2:
-                raise _err(f"{path}.channels", f"a 'lite' stem splits its channels in two: needs an even "
-                           f"number, got {self.channels}")
-            if self.expand_ratio <= 0:
-                raise _err(f"{path}.expand_ratio", f"must be positive, got {self.expand_ratio}")
-            if self.out_channels is not None and self.out_channels <= self.channels // 2 \
-                    and self.out_channels != self.channels:
-                raise _err(f"{path}.out_channels", f"too small for {self.channels} stem channels")
+        _check_entry(path, "", registry.STEMS[self.type], {}, stem=self)
 
     @property
     def out_width(self) -> int:
         """Channels the stem outputs (the input of the first transition and of the DASP's f_LLF)."""
-        if self.type == "lite":
-            return self.out_channels or self.channels
-        if self.num_blocks == 0:
-            return self.channels
-        return self.block_width * registry.BLOCKS[self.block].expansion
+        return registry.STEMS[self.type].out_width(self)
 
 
 @dataclass(frozen=True)

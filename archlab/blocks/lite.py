@@ -18,7 +18,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..cost.ops import OpList, eltwise_op, join, memory_op, pool_op, upsample_op
-from ..registry import BLOCKS, OptionError, at_least
+from ..registry import BLOCKS, STEMS, OptionError, at_least
 from .basic import ConvBNAct, conv_bn_act_cost
 
 __all__ = ["channel_shuffle", "LiteStem", "ShuffleBlock", "SpatialWeighting",
@@ -37,6 +37,21 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
+def _check_lite_stem(opts: dict, *, stem, **_) -> None:
+    """A ``'lite'`` :class:`~archlab.spec.StemSpec`'s fields (the spec validator calls this)."""
+    if stem.num_blocks != 0:
+        raise OptionError("num_blocks", "a 'lite' stem has no layer1 blocks; set num_blocks: 0", option=False)
+    if stem.channels % 2:
+        raise OptionError("channels", f"a 'lite' stem splits its channels in two: needs an even number, got "
+                          f"{stem.channels}", option=False)
+    if stem.expand_ratio <= 0:
+        raise OptionError("expand_ratio", f"must be positive, got {stem.expand_ratio}", option=False)
+    if stem.out_channels is not None and stem.out_channels <= stem.channels // 2 \
+            and stem.out_channels != stem.channels:
+        raise OptionError("out_channels", f"too small for {stem.channels} stem channels", option=False)
+
+
+@STEMS.register("lite", validate=_check_lite_stem, out_width=lambda stem: stem.out_channels or stem.channels)
 class LiteStem(nn.Module):
     """Lite-HRNet stem: ``conv3x3/2 (3 -> s)``, then split in halves; one half goes
     ``dw3x3/2 -> 1x1``, the other ``1x1 (expand) -> dw3x3/2 -> 1x1``; concat; shuffle.
@@ -63,6 +78,10 @@ class LiteStem(nn.Module):
         self.expand_conv = ConvBNAct(half, mid, 1, **dd)
         self.depthwise_conv = ConvBNAct(mid, mid, 3, 2, groups=mid, act=False, **dd)
         self.linear_conv = ConvBNAct(mid, half if stem_channels == out_channels else stem_channels, 1, **dd)
+
+    @classmethod
+    def from_spec(cls, stem, in_channels: int, *, device=None, dtype=None) -> "LiteStem":
+        return cls(in_channels, stem.channels, stem.out_width, stem.expand_ratio, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)
@@ -222,6 +241,12 @@ def lite_stem_cost(in_channels: int, stem_channels: int, out_channels: int, expa
     n = (inc + lin_out) * ho * wo
     return OpList([*c1, split, *e, *d, *lc, *b0, *b1, memory_op(prefix, "cat", n),
                    memory_op(prefix, "channel_shuffle", n)], (inc + lin_out, ho, wo))
+
+
+@STEMS.cost_of("lite")
+def _lite_stem_spec_cost(stem, in_channels: int, *, hw, prefix: str = "") -> OpList:
+    """:func:`lite_stem_cost` from a ``'lite'`` :class:`~archlab.spec.StemSpec`."""
+    return lite_stem_cost(in_channels, stem.channels, stem.out_width, stem.expand_ratio, hw=hw, prefix=prefix)
 
 
 @BLOCKS.cost_of("shuffle")

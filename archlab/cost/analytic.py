@@ -24,7 +24,6 @@ from pathlib import Path
 
 from .. import registry
 from ..blocks.basic import conv_bn_act_cost
-from ..blocks.lite import lite_stem_cost
 from ..spec import NetworkSpec, SpecError, parse_size
 from .ops import (MAC_CLASSES, MAC_OPS, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
@@ -377,25 +376,11 @@ def _check_input_size(spec: NetworkSpec, size) -> tuple[int, int]:
 def _segments(spec: NetworkSpec, size: tuple[int, int]) -> list[tuple]:
     """The network's ops as ``(prefix, ops, summary)`` segments in forward order."""
     h, w = size
-    st = spec.stem
     seq = _Seq()
     ops = seq             # absolute-path ops are collected into runs between module segments
-    if st.type == "hrnet":
-        r = conv_bn_act_cost(spec.in_channels, st.channels, 3, 2, hw=(h, w), prefix="stem.conv1")
-        ops += r
-        r = conv_bn_act_cost(st.channels, st.channels, 3, 2, hw=r.out[1:], prefix="stem.conv2")
-        ops += r
-        shape = r.out
-        fn = BLOCK_COSTS[st.block]
-        for k in range(st.num_blocks):
-            r = fn(shape[0], st.block_width, 1, hw=shape[1:], prefix=f"stem.layer1.{k}")
-            ops += r
-            shape = r.out
-    else:
-        r = lite_stem_cost(spec.in_channels, st.channels, st.out_width, st.expand_ratio, hw=(h, w), prefix="stem")
-        ops += r
-        shape = r.out
-    llf = shape
+    r = registry.STEMS[spec.stem.type].cost(spec.stem, spec.in_channels, hw=(h, w), prefix="stem")
+    ops += r
+    llf = r.out
     ys = [llf]
     sem_opts = dict(spec.sem_options)
     n_stages = len(spec.stages)

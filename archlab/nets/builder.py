@@ -24,32 +24,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..blocks import BLOCKS, HEADS, SEM, LiteStem
+from ..blocks import BLOCKS, HEADS, SEM
 from ..blocks.basic import ConvBNAct
+from ..blocks.stems import HRNetStem
+from ..registry import STEMS
 from ..spec import NetworkSpec, StageSpec
 
 __all__ = ["PoseNet", "MultiBranchModule", "HRNetStem", "build_network", "init_weights"]
-
-
-class HRNetStem(nn.Module):
-    """``conv3x3/2 -> BN -> ReLU -> conv3x3/2 -> BN -> ReLU`` then ``layer1`` (HRNet stage 1)."""
-
-    def __init__(self, in_channels: int, channels: int, block: str, num_blocks: int, block_width: int,
-                 *, device=None, dtype=None):
-        super().__init__()
-        dd = dict(device=device, dtype=dtype)
-        self.conv1 = ConvBNAct(in_channels, channels, 3, 2, **dd)
-        self.conv2 = ConvBNAct(channels, channels, 3, 2, **dd)
-        cls = BLOCKS[block]
-        layers, c = [], channels
-        for _ in range(num_blocks):
-            layers.append(cls(c, block_width, **dd))
-            c = block_width * cls.expansion
-        self.layer1 = nn.Sequential(*layers)
-        self.out_channels = c
-
-    def forward(self, x):
-        return self.layer1(self.conv2(self.conv1(x)))
 
 
 def _dw_sep(cin: int, cout: int, stride: int, act: bool, dd) -> nn.Sequential:
@@ -177,10 +158,7 @@ class PoseNet(nn.Module):
         dd = dict(device=device, dtype=dtype)
         self.spec = spec
         st = spec.stem
-        if st.type == "hrnet":
-            self.stem = HRNetStem(spec.in_channels, st.channels, st.block, st.num_blocks, st.block_width, **dd)
-        else:
-            self.stem = LiteStem(spec.in_channels, st.channels, st.out_width, st.expand_ratio, **dd)
+        self.stem = STEMS[st.type].cls.from_spec(st, spec.in_channels, **dd)
         llf = st.out_width
         pre = (llf,)
         self.transitions = nn.ModuleList()
