@@ -14,13 +14,13 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 __all__ = ["create_model", "get_spec", "list_models", "resolve_spec", "NetworkSpec", "StageSpec", "StemSpec",
-           "HeadSpec", "SpecError", "count", "CostReport", "__version__"]
+           "HeadSpec", "SpecError", "count", "CostReport", "deploy", "__version__"]
 
 #: re-exports, imported on first use so that ``import archlab`` (and ``archlab --help``) does not
 #: import torch: name -> the submodule that defines it
 _LAZY = {"get_spec": ".nets.zoo", "list_models": ".nets.zoo", "build_network": ".nets.builder",
          "count": ".cost.analytic", "CostReport": ".cost.analytic", "HeadSpec": ".spec", "NetworkSpec": ".spec",
-         "SpecError": ".spec", "StageSpec": ".spec", "StemSpec": ".spec"}
+         "SpecError": ".spec", "StageSpec": ".spec", "StemSpec": ".spec", "deploy": ".nets.deploy"}
 
 
 def __getattr__(name: str):
