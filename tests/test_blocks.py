@@ -180,3 +180,43 @@ def test_meta_device_blocks():
     for name, cls in BLOCKS.items():
         m = cls([8, 16], device="meta") if getattr(cls, "multi_branch", False) else cls(16, 16, device="meta")
         assert all(p.device.type == "meta" for p in m.parameters()), name
+
+
+def _randomise_bn(m):
+    for b in m.modules():
+        if isinstance(b, torch.nn.BatchNorm2d):
+            for t in (b.weight, b.bias, b.running_mean):
+                t.data.uniform_(-1, 1)
+            b.running_var.data.uniform_(0.5, 2.0)
+    return m
+
+
+@pytest.mark.parametrize("cin,width,stride", [(16, 16, 1), (8, 16, 1), (16, 16, 2), (8, 12, 2)])
+def test_repvgg_reparameterize_equals_the_branches(cin, width, stride):
+    from archlab.blocks.repvgg import RepVGGBlock
+    torch.manual_seed(1)
+    m = _randomise_bn(RepVGGBlock(cin, width, stride)).eval()
+    assert (m.identity is not None) == (cin == width and stride == 1)
+    x = torch.randn(2, cin, 9, 7)
+    with torch.no_grad():
+        y = m(x)
+        m.reparameterize()
+        assert m.dense is None and m.fused.kernel_size == (3, 3) and m.fused.bias is not None
+        assert torch.allclose(m(x), y, atol=1e-5, rtol=1e-5) and y.abs().max() > 0.1
+    fresh = RepVGGBlock(cin, width, stride, deploy=True)     # the deploy option builds the same form
+    assert {k: v.shape for k, v in fresh.state_dict().items()} == {k: v.shape for k, v in m.state_dict().items()}
+
+
+def test_mbconv_structure_and_residual():
+    from archlab.blocks.mbconv import MBConv
+    m = MBConv(16, 16, expand_ratio=4, kernel=5, se=True).eval()
+    assert m.expand.conv.out_channels == 64 and m.depthwise.conv.groups == 64
+    assert m.depthwise.conv.kernel_size == (5, 5) and m.se.fc1.out_features == 16
+    assert not hasattr(m.project, "act")                        # linear bottleneck
+    x = torch.randn(1, 16, 6, 6)
+    with torch.no_grad():
+        assert torch.allclose(m(x) - x, m.project(m.se(m.depthwise(m.expand(x)))), atol=1e-6)
+    assert MBConv(16, 16, expand_ratio=1).expand is None
+    assert not MBConv(8, 16).residual and not MBConv(16, 16, 2).residual
+    with pytest.raises(ValueError, match="kernel a positive odd size"):
+        MBConv(16, 16, kernel=4)

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import archlab
+import archlab.registry
 from archlab.blocks import (DASP, ECA, SC, SCR, SE, SEM, BasicBlock, Bottleneck, ConditionalChannelWeighting,
                             ConvBNAct, CrossResolutionWeighting, LiteStem, PositionAttention, ShuffleBlock,
                             SpatialWeighting)
@@ -229,6 +230,38 @@ def test_resnet_blocks(cls, fn, cin, width, stride, hw):
     ops = fn(cin, width, stride, hw=hw)
     check(m, [x(cin, *hw)], ops)
     assert ops.out == tuple(m(x(cin, *hw)).shape[1:])
+
+
+
+NEW_BLOCK_CASES = [   # the two single-file blocks: (name, cin, width, stride, options)
+    ("mbconv", 16, 16, 1, {}),
+    ("mbconv", 8, 16, 2, {"expand_ratio": 4, "kernel": 5, "se": True}),
+    ("mbconv", 16, 16, 1, {"expand_ratio": 1, "kernel": 7}),
+    ("mbconv", 12, 12, 1, {"expand_ratio": 2, "se": True}),
+    ("repvgg", 16, 16, 1, {}),
+    ("repvgg", 8, 16, 2, {}),
+    ("repvgg", 12, 12, 2, {}),
+    ("repvgg", 16, 16, 1, {"deploy": True}),
+    ("repvgg", 8, 12, 2, {"deploy": True}),
+]
+
+
+@pytest.mark.parametrize("hw", SIZES)
+@pytest.mark.parametrize("name,cin,width,stride,opts", NEW_BLOCK_CASES)
+def test_registered_blocks_mbconv_repvgg(name, cin, width, stride, opts, hw):
+    entry = archlab.registry.BLOCKS[name]
+    m = entry.cls(cin, width, stride, **opts)
+    ops = entry.cost(cin, width, stride, hw=hw, **opts)
+    check(m, [x(cin, *hw)], ops)
+    assert ops.out == tuple(m(x(cin, *hw)).shape[1:])
+
+
+def test_repvgg_deployed_cost_is_the_folded_module():
+    """``reparameterize`` turns the training form into exactly what ``deploy=True`` counts."""
+    from archlab.blocks.repvgg import RepVGGBlock, repvgg_cost
+    m = RepVGGBlock(16, 16).eval()
+    m.reparameterize()
+    check(m, [x(16, 9, 11)], repvgg_cost(16, 16, hw=(9, 11), deploy=True))
 
 
 SC_CASES = [

@@ -22,6 +22,8 @@ from archlab.blocks import (ECA, SC, SCR, SE, SEM, BasicBlock, Bottleneck, ConvB
 from archlab.blocks.attention import eca_cost, position_attention_cost, se_cost, sem_cost
 from archlab.blocks.basic import basic_block_cost, bottleneck_cost, conv_bn_act_cost
 from archlab.blocks.lite import lite_stem_cost, shuffle_block_cost
+from archlab.blocks.mbconv import MBConv, mbconv_cost
+from archlab.blocks.repvgg import RepVGGBlock, repvgg_cost
 from archlab.blocks.sc import sc_cost, scr_cost
 from archlab.cost import conventions as cv
 from archlab.cost.counters import COUNTERS, CounterResult, exclusive_by_module, inclusive_by_module, run_counter
@@ -235,6 +237,13 @@ BLOCKS = {
     "sem": (lambda: SEM(16), lambda hw: sem_cost(16, hw=hw), 16),
     "shuffle": (lambda: ShuffleBlock(16, 16), lambda hw: shuffle_block_cost(16, 16, hw=hw), 16),
     "lite_stem": (lambda: LiteStem(3, 32, 32), lambda hw: lite_stem_cost(3, 32, 32, hw=hw), 3),
+    "mbconv": (lambda: MBConv(16, 16), lambda hw: mbconv_cost(16, 16, hw=hw), 16),
+    "mbconv_se_stride": (lambda: MBConv(8, 16, 2, expand_ratio=4, kernel=5, se=True),
+                         lambda hw: mbconv_cost(8, 16, 2, hw=hw, expand_ratio=4, kernel=5, se=True), 8),
+    "repvgg": (lambda: RepVGGBlock(16, 16), lambda hw: repvgg_cost(16, 16, hw=hw), 16),
+    "repvgg_stride": (lambda: RepVGGBlock(8, 16, 2), lambda hw: repvgg_cost(8, 16, 2, hw=hw), 8),
+    "repvgg_deployed": (lambda: RepVGGBlock(16, 16).eval().reparameterize(),
+                        lambda hw: repvgg_cost(16, 16, hw=hw, deploy=True), 16),
 }
 
 
