@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Entry", "Registry", "OptionError", "UnknownNameError", "BLOCKS", "HEADS", "ATTENTION", "STEMS",
-           "MODULES", "COMPONENT_PACKAGES", "ENTRY_POINT_GROUP", "odd_kernel", "at_least"]
+           "MODULES", "COMPONENT_PACKAGES", "ENTRY_POINT_GROUP", "odd_kernel", "at_least", "on_change"]
 
 #: packages whose every module is imported on the first lookup (each registers what it defines)
 COMPONENT_PACKAGES = ("archlab.blocks",)
@@ -179,6 +179,7 @@ class Registry(Mapping):
             for k, v in facts.items():
                 setattr(cls, k, v)
         self._entries[name] = entry
+        _changed()
         return entry
 
     def cost_of(self, name: str) -> Callable:
@@ -188,6 +189,7 @@ class Registry(Mapping):
             if name not in self._entries:
                 raise ValueError(f"cost_of({name!r}): register the {self.concept} class first")
             self._entries[name] = dataclasses.replace(self._entries[name], cost=fn)
+            _changed()
             return fn
         return deco
 
@@ -196,7 +198,9 @@ class Registry(Mapping):
         _discover()
         if name not in self._entries:
             raise self._unknown(name)
-        return self._entries.pop(name)
+        entry = self._entries.pop(name)
+        _changed()
+        return entry
 
     # -- lookups ------------------------------------------------------------------------------
     def _unknown(self, name) -> UnknownNameError:
@@ -256,6 +260,23 @@ class View(Mapping):
 
 def _qualname(obj) -> str:
     return "None" if obj is None else f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', obj)}"
+
+
+# ----------------------------------------------------------------------------------------------
+# change listeners (caches keyed by component names, e.g. the analytic counter's memo)
+
+_listeners: list[Callable[[], None]] = []
+
+
+def on_change(fn: Callable[[], None]) -> Callable[[], None]:
+    """Call ``fn()`` whenever any registry gains, loses or changes an entry."""
+    _listeners.append(fn)
+    return fn
+
+
+def _changed() -> None:
+    for fn in _listeners:
+        fn()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -235,3 +235,35 @@ def test_readme_add_a_block_recipe_works():
         if "plain" in registry.BLOCKS:
             registry.BLOCKS.unregister("plain")
         clear_caches()
+
+
+def test_entry_point_plugins_are_discovered(tmp_path, monkeypatch):
+    """A third-party package registers a block through the ``archlab.components`` entry-point
+    group (a real installed-distribution layout on sys.path), without any library edit."""
+    (tmp_path / "archlab_test_plugin.py").write_text(
+        "from torch import nn\n"
+        "from archlab.registry import BLOCKS\n"
+        "@BLOCKS.register('test_plugin_block', cost=lambda cin, width, stride=1, *, hw, prefix='': None)\n"
+        "class PluginBlock(nn.Identity):\n"
+        "    pass\n")
+    dist = tmp_path / "archlab_test_plugin-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: archlab-test-plugin\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[archlab.components]\nblocks = archlab_test_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(registry._state, "done", False)      # discover again, as a fresh process would
+    try:
+        assert "test_plugin_block" in registry.BLOCKS
+        assert registry.BLOCKS["test_plugin_block"].cls.__module__ == "archlab_test_plugin"
+    finally:
+        if "test_plugin_block" in registry.BLOCKS:
+            registry.BLOCKS.unregister("test_plugin_block")
+        sys.modules.pop("archlab_test_plugin", None)
+    # a plugin that fails to import says which one it is
+    (tmp_path / "archlab_test_plugin.py").write_text("raise RuntimeError('broken on purpose')\n")
+    monkeypatch.setitem(registry._state, "done", False)
+    with pytest.raises(ImportError, match=r"plugin 'blocks' \(archlab_test_plugin\) failed to import: "
+                                          r"RuntimeError: broken on purpose"):
+        registry.BLOCKS["basic"]
+    sys.modules.pop("archlab_test_plugin", None)
+    monkeypatch.setitem(registry._state, "done", True)

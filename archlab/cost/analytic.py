@@ -287,8 +287,10 @@ def _memo(key, compute):
     return hit
 
 
+@registry.on_change
 def clear_caches() -> None:
-    """Forget every memoised block, fuse path and module cost (for cold-start timings)."""
+    """Forget every memoised block, fuse path and module cost (for cold-start timings; called
+    whenever a registry entry changes, since the memo is keyed by block names)."""
     _BLOCK_MEMO.clear()
     _module_cost_cached.cache_clear()
 
