@@ -18,6 +18,10 @@ A :class:`NetworkSpec` describes a whole HRNet-family pose network:
 
 Every error names the offending field, e.g. ``stages[1].widths: expected 3 entries (one per
 branch), got 2``. Validation raises :class:`SpecError` (a ``ValueError``), never ``assert``.
+
+Names of blocks, heads, stems and the SEM, and their options, are checked against the component
+registries (:mod:`archlab.registry`); this module imports no torch (validating a spec imports the
+registered components once, see the registry's discovery notes).
 """
 from __future__ import annotations
 
@@ -243,9 +247,10 @@ class StageSpec(_Spec):
     """One multi-resolution stage: ``num_modules`` modules, each with ``len(widths)`` branches of
     ``num_blocks[b]`` blocks, then a fuse layer.
 
-    * ``block``: a name from :data:`archlab.blocks.BLOCKS` (``basic``, ``bottleneck``, ``scr``,
-      ``shuffle``, ``ccw``); ``block_options`` its options (e.g. for ``scr``:
-      ``{kernel: 5, reweight: [eca, eca], ratio: 0.5}``).
+    * ``block``: a name registered in :data:`archlab.registry.BLOCKS` (``basic``, ``bottleneck``,
+      ``scr``, ``shuffle``, ``ccw``, ``mbconv``, ``repvgg``, or your own); ``block_options`` its
+      options (e.g. for ``scr``: ``{kernel: 5, reweight: [eca, eca], ratio: 0.5}``), checked by
+      the block's registry entry.
     * ``fuse``: ``'sum'`` (HRNet exchange units) or ``'none'``.
     * ``sem``: 0-based indices of the branches whose *input* to this stage goes through a SEM
       first (0 = the highest-resolution branch; SDHRNet: ``(3,)``, the deepest of the last

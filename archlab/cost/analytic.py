@@ -37,6 +37,7 @@ __all__ = ["count", "count_spec", "network_ops", "CostReport", "BLOCK_COSTS", "H
 BLOCK_COSTS = registry.BLOCKS.view("cost")
 #: head type -> analytic cost function (a live view of :data:`archlab.registry.HEADS`)
 HEAD_COSTS = registry.HEADS.view("cost")
+_EXPANSION = registry.BLOCKS.view("expansion")     # (compatibility; multi-branch: registry.BLOCKS[name].multi_branch)
 
 #: Op classes in report order (``memory`` -- cat/split/shuffle -- is recorded but costs nothing).
 _CLASS_ORDER = ("convolution", "linear", "matmul", "normalisation", "elementwise", "pooling", "resampling",
