@@ -1,0 +1,100 @@
+"""Per-kernel latency models fitted to the profiled samples of a table.
+
+For each table entry (:func:`.kernels.subkind`) a linear cost model
+``t = a + b * MACs + c * elements + d * weights`` (non-negative coefficients, fitted on relative
+error) gives the trend, and the log-ratio of measured to modelled time of the nearest profiled
+kernels (inverse-distance weighted, in log channels / log sizes, with layout flags) corrects it:
+an exact lookup for a profiled kernel, an interpolation between neighbours otherwise.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.optimize import nnls
+
+__all__ = ["features", "KindModel"]
+
+_L = math.log
+
+
+def _conv_features(key):
+    _, k, s, d, g, cin, cout, hw, act, bias, bn, summed = key
+    hwo = max(1.0, hw / (s * s))
+    macs = cout * hwo * (cin / g) * k * k
+    elems = cin * hw + cout * hwo * (1 + summed)
+    weights = cout * (cin / g) * k * k
+    basis = (1.0, macs, elems, weights)
+    knn = (_L(cin), _L(cout), _L(hw), 2.0 * (act != ""), 2.0 * summed, _L(d), 2.0 * (cin % 16 == 0),
+           2.0 * (cout % 16 == 0), 0.5 * (act == "sigmoid"), 0.5 * bias)
+    return basis, knn
+
+
+def features(key: tuple) -> tuple[tuple, tuple]:
+    """``(basis, neighbour coordinates)`` of a kernel for its table entry's model."""
+    kind = key[0]
+    if kind == "conv":
+        return _conv_features(key)
+    if kind in ("se", "eca", "sw"):
+        _, c, hw, h = key[:4]
+        return (1.0, c * hw, c * h), (_L(c), _L(hw), _L(h), 2.0 * (c % 16 == 0))
+    if kind == "pa":
+        _, c, hw, inner = key
+        macs = hw * c * (2 * inner + c) + hw * hw * (inner + c)
+        return (1.0, c * hw, macs, hw * hw), (_L(c), _L(hw), _L(inner))
+    if kind in ("upsample", "pool"):
+        nin, nout = key[-2], key[-1]
+        return (1.0, nin, nout), (_L(nin), _L(nout))
+    if kind == "linear":
+        return (1.0, key[1] * key[2]), (_L(key[1]), _L(key[2]))
+    if kind == "bmm":
+        _, b, n, m, p = key
+        return (1.0, b * n * m * p, b * (n * m + m * p + n * p)), (_L(b * n * m * p), _L(n), _L(p))
+    numel = key[2] if kind == "act" else key[1]
+    flag = float(key[2]) if kind in ("add", "mul") else 0.0
+    return (1.0, numel), (_L(numel), 2.0 * flag)
+
+
+def _fit_linear(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Non-negative coefficients minimising the relative error ``(X b - y) / y``."""
+    scale = X.max(axis=0)
+    scale[scale == 0] = 1.0
+    A = X / scale / y[:, None]
+    coef, _ = nnls(A, np.ones_like(y), maxiter=50 * A.shape[1])
+    return coef / scale
+
+
+class KindModel:
+    """The fitted model of one table entry (``compute_ms``, node count, NCHWc flag)."""
+
+    def __init__(self, keys: list, compute: list, nodes: list, nchwc: list, reorder_in: list, reorder_out: list):
+        self.keys = keys
+        X = np.array([features(k)[0] for k in keys], dtype=float)
+        self.knn = np.array([features(k)[1] for k in keys], dtype=float)
+        y = np.maximum(np.array(compute, dtype=float), 1e-4)
+        self.coef = _fit_linear(X, y)
+        base = np.maximum(X @ self.coef, 1e-6)
+        self.resid = np.log(y / base)
+        self.nodes = np.array(nodes, dtype=float)
+        self.nchwc = np.array(nchwc, dtype=float)
+        self.reorder = np.array([reorder_in, reorder_out], dtype=float)
+        self.lo = self.knn.min(axis=0)
+        self.hi = self.knn.max(axis=0)
+
+    def predict(self, key: tuple, k: int = 4) -> tuple:
+        """``(compute_ms, nodes, nchwc, reorder_in_ms, reorder_out_ms)`` of ``key`` (all but the
+        compute time from the nearest profiled kernel)."""
+        basis, coords = features(key)
+        base = max(float(np.dot(basis, self.coef)), 1e-6)
+        d = np.sqrt(((self.knn - np.asarray(coords)) ** 2).sum(axis=1))
+        k = min(k, len(d))
+        idx = np.argpartition(d, k - 1)[:k] if k < len(d) else np.arange(len(d))
+        w = 1.0 / (d[idx] + 0.05)
+        corr = float((w * self.resid[idx]).sum() / w.sum())
+        near = idx[np.argmin(d[idx])]
+        return (base * math.exp(corr), float(self.nodes[near]), float(self.nchwc[near]), float(self.reorder[0, near]),
+                float(self.reorder[1, near]))
+
+    def residual_spread(self) -> float:
+        """Median absolute relative error of the linear trend alone on the samples."""
+        return float(np.median(np.abs(np.expm1(self.resid)))) if len(self.resid) else float("nan")

@@ -1,0 +1,157 @@
+"""A spec's op list grouped into the kernels ONNX Runtime runs on CPU.
+
+ORT folds BatchNorm into the preceding convolution and fuses the activation (``FusedConv``, or
+an NCHWc ``Conv`` with the activation attribute), and fuses a residual ``Add`` (+ ReLU) that
+directly consumes a convolution's output into it (the NCHWc ``Sum`` input / ``FusedConv``'s
+``Z``). Attention blocks export to small subgraphs (pooling, Gemm / Conv1d, gates, a broadcast
+multiply, plus shape nodes), so they are profiled as one kernel each. A kernel is a hashable
+tuple ``(kind, *config)``; :func:`kernels_of` lists a network's kernels in forward order.
+
+Kinds (:data:`KINDS`): ``conv`` (any 2-D convolution: kernel, stride, dilation, groups,
+channels, input size, act, bias, BN, fused sum), ``se``, ``eca``, ``sw`` (Lite-HRNet spatial
+weighting), ``pa`` (SEM's position attention), ``add``, ``mul``, ``mul_scalar``, ``act``,
+``softmax``, ``upsample``, ``pool``, ``cat``, ``split``, ``shuffle``, ``linear``, ``bmm``.
+
+>>> from archlab import get_spec
+>>> ks = kernels_of_spec(get_spec('hrnet_w32_coco'), (128, 96))
+>>> ks[0]
+('conv', 3, 2, 1, 1, 3, 64, 12288, 'relu', 0, 1, 0)
+"""
+from __future__ import annotations
+
+__all__ = ["VOCAB_VERSION", "KINDS", "kernels_of", "kernels_of_spec", "subkind", "KernelError"]
+
+#: Version of the kernel vocabulary and grouping rules (part of the table's cache key).
+VOCAB_VERSION = 3
+KINDS = ("conv", "se", "eca", "sw", "pa", "add", "mul", "mul_scalar", "act", "softmax", "upsample", "pool", "cat",
+         "split", "shuffle", "linear", "bmm")
+_ACTS = ("relu", "sigmoid", "hardsigmoid")
+
+
+class KernelError(ValueError):
+    """An op sequence the kernel vocabulary does not cover, or a kernel the table lacks."""
+
+
+def _parent(path: str) -> str:
+    return path.rsplit(".", 1)[0] if "." in path else ""
+
+
+def _conv(ops, i):
+    o = ops[i]
+    d = dict(o.detail)
+    cin, cout, g = d["cin"], d["cout"], d["groups"]
+    out = d["out_numel"]
+    j = i + 1
+    n = len(ops)
+    bn = act = summed = 0
+    if j < n and ops[j].op == "batch_norm" and ops[j].numel_out == out:
+        bn, j = 1, j + 1
+    parent = _parent(o.module)
+    if j < n and ops[j].op in _ACTS and ops[j].numel_in == out and ops[j].module.startswith(parent):
+        act, j = ops[j].op, j + 1
+    elif j < n and ops[j].op == "add" and ops[j].numel_out == out and ops[j].numel_in == 2 * out:
+        summed, j = 1, j + 1
+        if j < n and ops[j].op == "relu" and ops[j].numel_in == out:
+            act, j = "relu", j + 1
+    k = d["kernel"][0]
+    key = ("conv", k, d["stride"], d["dilation"], g, cin, cout, o.numel_in // cin, act or "", int(d["has_bias"]),
+           bn, summed)
+    return key, j
+
+
+def _attention(ops, i):
+    """SE / ECA (from a ``mean``), spatial weighting (global adaptive pool + 1x1 convs) or
+    position attention (from its ``query`` conv); None when ``ops[i]`` starts none of them."""
+    o = ops[i]
+    n = len(ops)
+    nxt = ops[i + 1] if i + 1 < n else None
+    if o.op == "mean" and nxt is not None:
+        c = o.numel_out
+        hw = o.numel_in // c
+        if nxt.op == "linear" and i + 5 < n and ops[i + 5].op == "mul":
+            return ("se", c, hw, nxt.get("out_features")), i + 6
+        if nxt.op == "conv" and len(nxt.get("kernel")) == 1 and i + 3 < n and ops[i + 3].op == "mul":
+            return ("eca", c, hw, nxt.get("kernel")[0], ops[i + 2].op), i + 4
+    if o.op == "adaptive_avg_pool2d" and nxt is not None and nxt.op == "conv" and nxt.get("cin") == o.numel_out \
+            and nxt.get("out_numel") == nxt.get("cout"):
+        c = o.numel_out
+        j = i + 1
+        while j < n and ops[j].op != "mul":
+            j += 1
+        return ("sw", c, o.numel_in // c, nxt.get("cout")), j + 1
+    if o.op == "conv" and o.module.endswith(".query") and i + 7 < n and ops[i + 3].op == "bmm":
+        c = o.get("cin")
+        return ("pa", c, o.numel_in // c, o.get("cout")), i + 8
+    return None
+
+
+def _simple(ops, i):
+    o = ops[i]
+    op = o.op
+    if op == "add":
+        if i + 1 < len(ops) and ops[i + 1].op == "relu" and ops[i + 1].numel_in == o.numel_out:
+            return ("add", o.numel_out, 1), i + 2
+        return ("add", o.numel_out, 0), i + 1
+    if op == "mul":
+        return ("mul", o.numel_out, int(o.numel_in < 2 * o.numel_out)), i + 1
+    if op == "mul_scalar":
+        return ("mul_scalar", o.numel_out), i + 1
+    if op in _ACTS:
+        return ("act", op, o.numel_out), i + 1
+    if op == "softmax":
+        return ("softmax", o.numel_out), i + 1
+    if op.startswith("upsample_"):
+        return ("upsample", op[9:], o.numel_in, o.numel_out), i + 1
+    if op in ("mean", "adaptive_avg_pool2d"):
+        return ("pool", o.numel_in, o.numel_out), i + 1
+    if op in ("cat", "split"):
+        return (op, o.numel_out), i + 1
+    if op == "channel_shuffle":
+        return ("shuffle", o.numel_out), i + 1
+    if op == "linear":
+        return ("linear", o.get("in_features"), o.get("out_features")), i + 1
+    if op == "bmm":
+        return ("bmm", o.get("b"), o.get("n"), o.get("m"), o.get("p")), i + 1
+    if op == "batch_norm":      # a BN that follows no convolution: ORT runs it as a scale + shift
+        return ("mul", o.numel_out, 1), i + 1
+    raise KernelError(f"{o.module or '<top>'}: op {op!r} has no kernel in the latency vocabulary "
+                      f"(version {VOCAB_VERSION})")
+
+
+def kernels_of(ops) -> list[tuple]:
+    """The kernels of an op list (:func:`archlab.cost.analytic.network_ops`) in forward order."""
+    out = []
+    i, n = 0, len(ops)
+    while i < n:
+        o = ops[i]
+        hit = _attention(ops, i)
+        if hit is None:
+            if o.op == "conv" and len(o.get("kernel")) == 2:
+                hit = _conv(ops, i)
+            elif o.op == "conv":
+                raise KernelError(f"{o.module}: a 1-D convolution outside ECA has no kernel in the latency "
+                                  "vocabulary")
+            else:
+                hit = _simple(ops, i)
+        key, i = hit
+        out.append(key)
+    return out
+
+
+def kernels_of_spec(spec, input_size=None) -> list[tuple]:
+    """:func:`kernels_of` of ``network_ops(spec, input_size)``."""
+    from ..analytic import network_ops
+    return kernels_of(network_ops(spec, input_size))
+
+
+def subkind(key: tuple) -> str:
+    """The table entry a kernel is predicted from: ``conv3x3s1``, ``conv3x3s2dw``, ``conv1x1s1``,
+    ..., ``upsample_nearest``, ``act_sigmoid`` or the plain kind."""
+    kind = key[0]
+    if kind == "conv":
+        _, k, s, _d, g, cin, cout = key[:7]
+        tag = "dw" if g == cin == cout and g > 1 else ("g" if g > 1 else "")
+        return f"conv{k}x{k}s{s}{tag}"
+    if kind in ("upsample", "act"):
+        return f"{kind}_{key[1]}"
+    return kind

@@ -1,0 +1,237 @@
+"""The latency lookup table: profiled kernels of one machine + runtime + threads + batch, cached.
+
+A table is profiled once and stored as JSON under ``$ARCHLAB_CACHE/latency/`` (default
+``~/.cache/archlab/latency/``). Its file name is a digest of the *cache key* -- CPU model,
+onnxruntime version, runtime, threads, batch, kernel-vocabulary version and the profiling grid --
+so a different machine, library version or setting finds no table and profiles a new one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from .fit import KindModel
+from .kernels import VOCAB_VERSION, KernelError, kernels_of_spec, subkind
+
+__all__ = ["LatencyTable", "LatencyTableError", "cache_key", "cache_dir", "cpu_model", "build_table",
+           "load_or_build", "RUNTIMES", "GRIDS"]
+
+#: runtimes the predictor can profile
+RUNTIMES = ("onnxruntime",)
+#: profiling grids: random specs whose kernels are sampled, how many, and per-entry caps
+GRIDS = {
+    "default": {"specs": 80, "seed": 20261202, "sizes": ((256, 192), (128, 96)), "max_kernels": 700, "min_per": 6},
+    "tiny": {"specs": 0, "seed": 0, "sizes": ((64, 64),), "max_kernels": 40, "min_per": 2},
+}
+
+
+class LatencyTableError(KernelError):
+    """A kernel the table cannot predict, or a table that does not match the request."""
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("ARCHLAB_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "archlab") / "latency"
+
+
+def check_request(runtime: str, threads, batch) -> None:
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime {runtime!r} has no latency predictor; choose one of {list(RUNTIMES)} "
+                         "(measure eager or compile latency with `archlab latency` instead)")
+    for name, v in (("threads", threads), ("batch", batch)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+
+
+def cache_key(runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, grid: str = "default", *,
+              cpu: str | None = None, ort_version: str | None = None) -> dict:
+    """What a table depends on; :func:`key_digest` of it names the cache file."""
+    check_request(runtime, threads, batch)
+    if ort_version is None:
+        import onnxruntime
+        ort_version = onnxruntime.__version__
+    return {"cpu": cpu or cpu_model(), "onnxruntime": ort_version, "runtime": runtime, "threads": threads,
+            "batch": batch, "vocab": VOCAB_VERSION, "grid": grid, "grid_spec": json.dumps(GRIDS.get(grid, grid))}
+
+
+def key_digest(key: dict) -> str:
+    return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class LatencyTable:
+    """Profiled kernel samples + per-node overhead, with the fitted per-entry models."""
+
+    def __init__(self, key: dict, samples: list, overhead: dict, path: str | None = None, info: dict | None = None):
+        self.key = dict(key)
+        self.samples = samples
+        self.overhead = dict(overhead)
+        self.path = path
+        self.info = dict(info or {})
+        self._models: dict = {}
+        self._memo: dict = {}
+        by = defaultdict(list)
+        for s in samples:
+            by[subkind(tuple(s["key"]))].append(s)
+        self._by = dict(by)
+
+    @property
+    def entries(self) -> list[str]:
+        return sorted(self._by)
+
+    def model(self, entry: str) -> KindModel:
+        m = self._models.get(entry)
+        if m is None:
+            rows = self._by.get(entry)
+            if not rows:
+                raise LatencyTableError(f"kernel {entry!r} is not in the latency table {self.path or ''} (profiled: "
+                                        f"{', '.join(self.entries)}); rebuild the table with a grid that covers it")
+            m = self._models[entry] = KindModel([tuple(r["key"]) for r in rows], [r["compute_ms"] for r in rows],
+                                                [r["nodes"] for r in rows], [r["nchwc"] for r in rows],
+                                                [r["reorder_in_ms"] for r in rows], [r["reorder_out_ms"] for r in rows])
+        return m
+
+    def kernel(self, key: tuple) -> tuple:
+        """``(compute_ms, nodes, nchwc, reorder_in_ms, reorder_out_ms)`` of one kernel (memoised)."""
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self.model(subkind(key)).predict(key)
+        return hit
+
+    def kernel_ms(self, key: tuple) -> float:
+        """A kernel's time in a network: its compute plus its nodes' dispatch overhead."""
+        k = self.kernel(key)
+        return k[0] + k[1] * self.overhead["per_node_ms"]
+
+    # -- storage -------------------------------------------------------------------------
+    def to_json(self) -> dict:
+        return {"key": self.key, "overhead": self.overhead, "info": self.info, "samples": self.samples}
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_json()))
+        tmp.replace(path)
+        self.path = str(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "LatencyTable":
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"latency table not found: {path}")
+        try:
+            d = json.loads(path.read_text())
+            return cls(d["key"], d["samples"], d["overhead"], str(path), d.get("info"))
+        except (ValueError, KeyError) as e:
+            raise LatencyTableError(f"{path}: not a latency table ({e})") from None
+
+    def __repr__(self) -> str:
+        return (f"LatencyTable({self.key.get('runtime')}, threads={self.key.get('threads')}, "
+                f"batch={self.key.get('batch')}, {len(self.samples)} kernels, {len(self._by)} entries)")
+
+
+def _grid_kernels(grid: dict, specs=None) -> list[tuple]:
+    """The kernels a grid profiles: those of random specs (and ``specs``), sampled per entry."""
+    from ...nets.zoo import get_spec, list_models
+    from .sample import random_specs
+    pool = list(specs or [])
+    if grid["specs"]:
+        pool += random_specs(grid["specs"], grid["seed"]) + [get_spec(n) for n in list_models("*_coco*")]
+    kernels = set()
+    for spec in pool:
+        for size in (None, *grid["sizes"]):
+            try:
+                kernels.update(kernels_of_spec(spec, size))
+            except ValueError:
+                continue
+    by = defaultdict(list)
+    for k in sorted(kernels, key=repr):
+        by[subkind(k)].append(k)
+    rng = random.Random(grid["seed"])
+    total = sum(len(v) ** 0.5 for v in by.values())
+    out = []
+    for entry, ks in sorted(by.items()):
+        n = max(grid["min_per"], round(grid["max_kernels"] * len(ks) ** 0.5 / total))
+        out += ks if len(ks) <= n else rng.sample(ks, n)
+    return out
+
+
+def build_table(runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, *, grid: str = "default",
+                specs=None, path: str | Path | None = None, progress: bool = True, chunk: int = 40,
+                calibrate: bool = True) -> LatencyTable:
+    """Profile a table (the kernels of ``grid``, plus those of ``specs`` if given) and save it
+    (default: the cache file of its key). ``calibrate=False`` skips the two calibration
+    networks of the per-node correction (~30 s) and takes it from the profiling models instead
+    (less accurate: their many inputs and outputs add per-run work; for quick tables in tests)."""
+    from .profile import profile_kernels
+    if grid not in GRIDS:
+        raise ValueError(f"unknown profiling grid {grid!r}; choose one of {sorted(GRIDS)}")
+    key = cache_key(runtime, threads, batch, grid)
+    if specs:
+        key["extra_specs"] = sorted(s.name for s in specs)
+    if not calibrate:
+        key["calibrated"] = False
+    keys = _grid_kernels(GRIDS[grid], specs)
+    random.Random(0).shuffle(keys)
+    t0 = time.perf_counter()
+    samples, runs = [], []
+    chunks = [keys[i:i + chunk] for i in range(0, len(keys), chunk)]
+    from tqdm import tqdm
+    for part in tqdm(chunks, desc=f"profiling {len(keys)} kernels ({runtime}, {threads} thread(s))",
+                     disable=not progress, unit="model"):
+        recs, info = profile_kernels(part, threads=threads, batch=batch)
+        runs.append(info)
+        samples += [{"key": list(k), **r} for k, r in zip(part, recs)]
+    overhead = _overhead(threads, batch) if calibrate else {
+        "per_node_ms": sum(r["run_ms"] - r["node_ms"] for r in runs) / sum(r["nodes"] for r in runs), "run_ms": 0.0}
+    table = LatencyTable(key, samples, overhead, info={"profile_s": time.perf_counter() - t0,
+                                                        "kernels": len(samples), "models": len(runs)})
+    table.save(path or cache_dir() / f"table_{key_digest(key)}.json")
+    return table
+
+
+def _calibration_specs():
+    """Two small networks (an HRNet and a Lite-HRNet, neither in any benchmark) whose profiled
+    runs give the per-node correction."""
+    from ...nets.zoo import hrnet, litehrnet
+    return [hrnet(16, modules=(1, 1, 1), blocks=1, input_size=(128, 96), name="calib_hrnet"),
+            litehrnet(18, width=16, input_size=(128, 96), name="calib_lite")]
+
+
+def _overhead(threads: int, batch: int) -> dict:
+    """Per-node correction: ORT's profiler adds its own time to every node it times, and the
+    executor adds dispatch time between nodes. On real networks (:func:`_calibration_specs`)
+    ``(plain run time - summed profiled node times) / nodes`` measures both together (it is
+    negative when the profiler's share dominates); a one-node model gives the per-run cost."""
+    from .profile import profile_network
+    runs = [profile_network(s, threads=threads, batch=batch) for s in _calibration_specs()]
+    per_node = sum(r["run_ms"] - r["node_ms"] for r in runs) / sum(r["nodes"] for r in runs)
+    return {"per_node_ms": per_node, "run_ms": 0.0, "calibration": runs}
+
+
+def load_or_build(runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, grid: str = "default", *,
+                  progress: bool = True) -> LatencyTable:
+    """The cached table of this machine and setting, profiled first if there is none."""
+    key = cache_key(runtime, threads, batch, grid)
+    path = cache_dir() / f"table_{key_digest(key)}.json"
+    if path.is_file():
+        return LatencyTable.load(path)
+    return build_table(runtime, threads, batch, grid=grid, path=path, progress=progress)

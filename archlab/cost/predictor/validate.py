@@ -1,0 +1,69 @@
+"""Checking the predictor against measured ONNX Runtime latency.
+
+:func:`measure_specs` builds, exports and times specs in ORT, interleaved (one run of each model
+in turn, so a load change on a shared machine hits all of them alike). It uses
+:func:`archlab.cost.runtime.measure_many` when that module is present (``clock='wall'``), and
+otherwise its own timing: the minimum over ``repeats`` runs of the calling thread's CPU time
+(``clock='cpu'``, with one intra-op thread ORT computes on the calling thread, so time the
+thread spends descheduled on a busy machine is not counted) and of wall time.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import warnings
+
+import numpy as np
+import torch
+
+__all__ = ["measure_specs", "export_spec"]
+
+
+def export_spec(spec, input_size, path: str, batch: int = 1) -> None:
+    """Build ``spec`` and export it to ONNX (opset 17) at ``input_size``."""
+    from ...nets import build_network
+    model = build_network(spec.replace(input_size=tuple(input_size))).eval()
+    x = torch.randn(batch, spec.in_channels, *input_size)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, x, path, input_names=["x"], opset_version=17, dynamo=False,
+                          do_constant_folding=False)
+
+
+def measure_specs(specs, input_sizes=None, *, threads: int = 1, batch: int = 1, repeats: int = 7,
+                  warmup: int = 2, progress: bool = False) -> list[dict]:
+    """Measured latency of each spec (at ``input_sizes[i]`` or its own size): one dict per spec
+    with ``cpu_min_ms``, ``cpu_median_ms``, ``wall_min_ms``, ``wall_median_ms``, ``wall_iqr_ms``."""
+    import onnxruntime as ort
+    from tqdm import tqdm
+    from .profile import session_options
+    sizes = list(input_sizes) if input_sizes is not None else [tuple(s.input_size) for s in specs]
+    sessions = []
+    torch.set_flush_denormal(True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (s, size) in enumerate(tqdm(list(zip(specs, sizes)), desc="export", disable=not progress)):
+            p = os.path.join(tmp, f"m{i}.onnx")
+            export_spec(s, size, p, batch)
+            so = session_options(threads)
+            so.add_session_config_entry("session.set_denormal_as_zero", "1")
+            sess = ort.InferenceSession(p, so, providers=["CPUExecutionProvider"])
+            feed = {"x": np.random.default_rng(i).standard_normal((batch, s.in_channels, *size), dtype=np.float32)}
+            for _ in range(warmup):
+                sess.run(None, feed)
+            sessions.append((sess, feed))
+    import time
+    cpu = [[] for _ in sessions]
+    wall = [[] for _ in sessions]
+    for _ in tqdm(range(repeats), desc="timing (interleaved)", disable=not progress):
+        for i, (sess, feed) in enumerate(sessions):
+            c0, w0 = time.thread_time(), time.perf_counter()
+            sess.run(None, feed)
+            cpu[i].append((time.thread_time() - c0) * 1e3)
+            wall[i].append((time.perf_counter() - w0) * 1e3)
+    out = []
+    for c, w in zip(cpu, wall):
+        q = statistics.quantiles(w, n=4, method="inclusive") if len(w) > 1 else (w[0], w[0], w[0])
+        out.append({"cpu_min_ms": min(c), "cpu_median_ms": statistics.median(c), "wall_min_ms": min(w),
+                    "wall_median_ms": statistics.median(w), "wall_iqr_ms": q[2] - q[0]})
+    return out

@@ -1,0 +1,152 @@
+"""Latency predictor: accuracy against measured ONNX Runtime latency, and prediction speed.
+
+    python benchmarks/bench_latency_predictor.py [--n 50] [--seed 2027] [--repeats 9]
+        [--out reports/bench_latency_predictor.txt]
+
+``--n`` random specs drawn across the whole option space (:mod:`archlab.cost.predictor.sample`:
+every block, stem, transition, head, width, depth and input size; a seed the profiling grid
+never used) are predicted from the spec with this machine's cached table (profiled first if
+missing) and measured in ONNX Runtime (opset 17, 1 intra-op thread, batch 1, interleaved runs).
+Measurement: :func:`archlab.cost.runtime.measure_many` when present (wall clock), and always the
+predictor's own interleaved timing (:func:`archlab.cost.predictor.validate.measure_specs`), whose
+minimum per-run *thread CPU time* is the reference on a shared machine (time spent descheduled
+does not count; minimum wall time is reported beside it). Prints the fraction of specs predicted
+within +-10% (and +-20%), the median absolute error, and the prediction speed in specs/s
+(min / median over ``--speed-repeats`` passes over the specs, memoised kernels: what a search
+sees) plus one cold pass (memos cleared). Writes the report and a per-spec CSV beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _load() -> str:
+    la = os.getloadavg()
+    return f"load average {la[0]:.1f} / {la[1]:.1f} / {la[2]:.1f} (1/5/15 min) on {os.cpu_count()} cores"
+
+
+def _runtime_measure(specs, repeats):
+    """:func:`archlab.cost.runtime.measure_many` (interleaved, wall clock) of ``specs``, when
+    that module exists (None otherwise)."""
+    if not specs:
+        return None
+    try:
+        from archlab.cost.runtime import measure_many
+    except ImportError:
+        return None
+    res = measure_many(specs, "onnxruntime", threads=1, batch=1, repeats=repeats, check=False, progress=True)
+    return [r.as_dict() for r in res]
+
+
+def _speed(specs, table, repeats):
+    from archlab.cost.analytic import clear_caches
+    from archlab.cost.predictor import predict_latency
+    table._memo.clear()
+    table.__dict__.pop("_bodies", None)
+    clear_caches()
+    t0 = time.perf_counter()
+    for s in specs:
+        predict_latency(s, table=table)
+    cold = len(specs) / (time.perf_counter() - t0)
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for s in specs:
+            predict_latency(s, table=table)
+        rates.append(len(specs) / (time.perf_counter() - t0))
+    return cold, rates
+
+
+def _errors(pred, meas):
+    e = np.asarray(pred) / np.asarray(meas) - 1.0
+    return {"within10": float(np.mean(np.abs(e) <= 0.10)), "within20": float(np.mean(np.abs(e) <= 0.20)),
+            "median_abs": float(np.median(np.abs(e))), "mean": float(e.mean())}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=50, help="random specs (default 50)")
+    ap.add_argument("--seed", type=int, default=2027, help="seed of the random specs (not the grid's)")
+    ap.add_argument("--repeats", type=int, default=9, help="interleaved timed runs per spec")
+    ap.add_argument("--speed-repeats", type=int, default=7, help="timed prediction passes")
+    ap.add_argument("--helper-n", type=int, default=10, help="also time the first N specs with "
+                    "archlab.cost.runtime.measure_many (wall clock; every export costs ~10-40 s on a busy 2-core "
+                    "machine, so not all of them by default)")
+    ap.add_argument("--out", default="reports/bench_latency_predictor.txt")
+    args = ap.parse_args(argv)
+    import onnxruntime
+    import torch
+    from archlab.cost.predictor import cpu_model, get_table, predict_latency, random_specs
+    from archlab.cost.predictor.validate import measure_specs
+
+    lines = []
+
+    def say(s=""):
+        print(s, flush=True)
+        lines.append(s)
+
+    t0 = time.perf_counter()
+    table = get_table()
+    say(f"# bench_latency_predictor: {args.n} random specs (seed {args.seed}), onnxruntime, 1 thread, batch 1")
+    say(f"# {cpu_model()}, python {platform.python_version()}, torch {torch.__version__}, onnxruntime "
+        f"{onnxruntime.__version__}")
+    say(f"# table: {table.path} ({len(table.samples)} profiled kernels, {len(table.entries)} entries, profiled "
+        f"in {table.info.get('profile_s', float('nan')):.0f} s; loaded in {time.perf_counter() - t0:.2f} s)")
+    say(f"# per-node overhead {table.overhead['per_node_ms'] * 1e3:.2f} us, per-run {table.overhead['run_ms'] * 1e3:.1f} us")
+    specs = random_specs(args.n, args.seed)
+    say(f"# before measuring: {_load()}")
+    own = measure_specs(specs, repeats=args.repeats, progress=True)
+    say(f"# after own timing: {_load()}")
+    helper = _runtime_measure(specs[:args.helper_n], args.repeats)
+    say(f"# after runtime.measure_many of the first {len(helper)} specs: {_load()}" if helper
+        else "# archlab.cost.runtime.measure_many not run: own timing only")
+    preds = [predict_latency(s, table=table) for s in specs]
+    pms = [p["predicted_ms"] for p in preds]
+    refs = {"thread CPU time, min": [m["cpu_min_ms"] for m in own],
+            "thread CPU time, median": [m["cpu_median_ms"] for m in own],
+            "wall time, min": [m["wall_min_ms"] for m in own]}
+    if helper:
+        k = len(helper)
+        refs[f"measure_many wall, median ({k})"] = [h["median_ms"] for h in helper]
+        refs[f"measure_many wall, min ({k})"] = [h["min_ms"] for h in helper]
+        refs[f"thread CPU time, min ({k})"] = refs["thread CPU time, min"][:k]
+    say("")
+    say(f"{'reference (specs)':36s} {'within 10%':>10s} {'within 20%':>10s} {'median |err|':>12s} {'mean err':>9s}")
+    for name, ref in refs.items():
+        e = _errors(pms[:len(ref)], ref)
+        say(f"{name:36s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} {e['mean']:>+9.1%}")
+    cold, rates = _speed(specs, table, args.speed_repeats)
+    say("")
+    say(f"prediction speed: {min(rates):,.0f} / {statistics.median(rates):,.0f} specs/s (min / median of "
+        f"{args.speed_repeats} passes over {len(specs)} specs, memoised); cold pass {cold:,.0f} specs/s")
+    say(f"# end: {_load()}")
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    with open(out.with_suffix(".csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["spec", "input_size", "stem", "transition", "blocks", "head", "kernels", "predicted_ms",
+                    "cpu_min_ms", "cpu_median_ms", "wall_min_ms", "wall_median_ms", "wall_iqr_ms",
+                    "helper_median_ms", "helper_iqr_ms"])
+        for i, (s, p, m) in enumerate(zip(specs, preds, own)):
+            h = helper[i] if helper else {}
+            w.writerow([s.name, "x".join(map(str, s.input_size)), s.stem.type, s.transition,
+                        "/".join(st.block for st in s.stages), s.head.type, p["kernels"], f"{p['predicted_ms']:.3f}",
+                        f"{m['cpu_min_ms']:.3f}", f"{m['cpu_median_ms']:.3f}", f"{m['wall_min_ms']:.3f}",
+                        f"{m['wall_median_ms']:.3f}", f"{m['wall_iqr_ms']:.3f}", h.get("median_ms", ""),
+                        h.get("iqr_ms", "")])
+    print(f"wrote {out} and {out.with_suffix('.csv')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

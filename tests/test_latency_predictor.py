@@ -1,0 +1,117 @@
+"""The latency predictor: kernel grouping, the table's cache key and cache, predictions against
+measured ONNX Runtime latency (a tiny profiling grid, so the module stays fast), error paths."""
+from __future__ import annotations
+
+import pytest
+
+from archlab.blocks.basic import basic_block_cost
+from archlab.cost.analytic import network_ops
+from archlab.cost.predictor import (PROFILE_COUNTER, KernelError, LatencyTable, LatencyTableError, build_table,
+                                    cache_key, key_digest, kernels_of, load_or_build, predict_latency, predict_ms)
+from archlab.cost.predictor.validate import measure_specs
+from archlab.nets.zoo import hrnet, litehrnet, sdhrnet
+from archlab.spec import HeadSpec
+
+SIZE = (64, 64)
+
+
+def _specs():
+    return [hrnet(16, modules=(1, 1, 1), blocks=1, input_size=SIZE, name="tiny_hrnet"),
+            sdhrnet(width=16, input_size=SIZE, name="tiny_sdhrnet").replace(
+                head=HeadSpec(type="dasp", options={"rates": (1, 2, 4), "growth": 8, "proj": 16, "llf_proj": 16,
+                                                    "fuse": 16})),
+            litehrnet(18, width=16, input_size=SIZE, name="tiny_lite")]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("archlab_cache")
+    mp.setenv("ARCHLAB_CACHE", str(root))
+    yield root
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def table(cache):
+    """A table of exactly the kernels of the three tiny specs (profiled once, ~10-20 s)."""
+    return build_table(grid="tiny", specs=_specs(), progress=False, calibrate=False)
+
+
+def test_kernels_fuse_bn_act_and_residual_add():
+    ops = basic_block_cost(32, 32, hw=(8, 8))
+    assert kernels_of(ops) == [("conv", 3, 1, 1, 1, 32, 32, 64, "relu", 0, 1, 0),
+                               ("conv", 3, 1, 1, 1, 32, 32, 64, "relu", 0, 1, 1)]
+
+
+def test_kernels_of_unknown_op_is_a_clear_error():
+    from archlab.cost.ops import conv1d_op
+    op, _ = conv1d_op("head.odd", 1, 1, 3, 16, padding=1)
+    with pytest.raises(KernelError, match="head.odd: a 1-D convolution"):
+        kernels_of([op])
+
+
+def test_cache_key_changes_with_every_setting():
+    base = cache_key("onnxruntime", 1, 1, cpu="cpu A", ort_version="1.32.0")
+    assert key_digest(base) == key_digest(cache_key("onnxruntime", 1, 1, cpu="cpu A", ort_version="1.32.0"))
+    others = [cache_key("onnxruntime", 2, 1, cpu="cpu A", ort_version="1.32.0"),
+              cache_key("onnxruntime", 1, 8, cpu="cpu A", ort_version="1.32.0"),
+              cache_key("onnxruntime", 1, 1, cpu="cpu B", ort_version="1.32.0"),
+              cache_key("onnxruntime", 1, 1, cpu="cpu A", ort_version="1.33.0"),
+              cache_key("onnxruntime", 1, 1, "tiny", cpu="cpu A", ort_version="1.32.0"),
+              {**base, "runtime": "compile"}, {**base, "vocab": base["vocab"] + 1}]
+    digests = {key_digest(k) for k in others}
+    assert len(digests) == len(others) and key_digest(base) not in digests
+
+
+def test_cached_table_is_reused_without_profiling(table, cache):
+    assert table.path.startswith(str(cache))
+    before = dict(PROFILE_COUNTER)
+    again = LatencyTable.load(table.path)
+    assert again.samples == table.samples and PROFILE_COUNTER == before
+    # the cache file of the default key is found by load_or_build (no profiling either)
+    key = cache_key(grid="tiny")
+    (cache / "latency" / f"table_{key_digest(key)}.json").write_text((cache / "latency" / table.path.split("/")[-1])
+                                                                     .read_text())
+    got = load_or_build(grid="tiny", progress=False)
+    assert PROFILE_COUNTER == before and len(got.samples) == len(table.samples)
+
+
+def test_prediction_walks_the_same_kernels_as_the_op_list(table):
+    for spec in _specs():
+        _, n = predict_ms(spec, SIZE, table)
+        assert n == len(kernels_of(network_ops(spec, SIZE)))
+
+
+@pytest.mark.slow
+def test_predictions_within_35_percent_of_measured(table):
+    """Against ORT measured in this process (min thread CPU time of interleaved runs; exports
+    take a while on a busy 2-core machine, hence slow)."""
+    specs = _specs()[::2]
+    measured = measure_specs(specs, [SIZE] * len(specs), repeats=9)
+    for spec, m in zip(specs, measured):
+        p = predict_latency(spec, table=table)
+        assert set(p) >= {"predicted_ms", "runtime", "threads", "batch", "input_size", "table", "kernels"}
+        assert p["input_size"] == list(SIZE) and p["kernels"] > 10
+        ratio = p["predicted_ms"] / m["cpu_min_ms"]
+        assert 0.65 <= ratio <= 1.35, (spec.name, p["predicted_ms"], m)
+    # the order of clearly different networks is kept
+    lite, big = (predict_latency(s, table=table)["predicted_ms"] for s in (specs[1], _specs()[1].replace(
+        input_size=(128, 128))))
+    assert big > lite
+
+
+def test_error_paths(table):
+    spec = _specs()[0]
+    with pytest.raises(ValueError, match="runtime 'tensorrt'"):
+        predict_latency(spec, runtime="tensorrt", table=table)
+    for bad in (0, -1, "2", 1.5, True):
+        with pytest.raises(ValueError, match="threads must be a positive integer"):
+            predict_latency(spec, threads=bad, table=table)
+    with pytest.raises(LatencyTableError, match="threads=1, not 2"):
+        predict_latency(spec, threads=2, table=table)
+    no_se = LatencyTable(table.key, [s for s in table.samples if s["key"][0] != "se"], table.overhead)
+    with pytest.raises(LatencyTableError, match="kernel 'se' is not in the latency table"):
+        predict_latency(_specs()[1], table=no_se)
+    with pytest.raises(FileNotFoundError):
+        predict_latency(spec, table="/nonexistent/table.json")
