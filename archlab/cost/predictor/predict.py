@@ -92,12 +92,13 @@ def _reorders(table: LatencyTable, ks: list) -> float:
 REORDERS = False
 
 
-def _body_entry(table: LatencyTable, body) -> tuple:
+def _body_entry(table: LatencyTable, body, ks=None) -> tuple:
     memo = table.__dict__.setdefault("_bodies", {})
     e = memo.get(id(body))
     if e is not None and e[0] is body:
         return e
-    ks = kernels_of(body)
+    if ks is None:
+        ks = kernels_of(body)
     total = sum(table.kernel_ms(k) for k in ks) + _reorders(table, ks)
     first = ks[0] if ks and ks[0][0] == "add" else None
     last = ks[-1] if ks and ks[-1][0] == "conv" and ks[-1][8] == "" and not ks[-1][11] else None
@@ -111,14 +112,26 @@ def _body_entry(table: LatencyTable, body) -> tuple:
     return e
 
 
+def _entries(table: LatencyTable, bodies: list) -> list:
+    """Memoised body entries; the kernels of new bodies are predicted in one batch first."""
+    memo = table.__dict__.setdefault("_bodies", {})
+    new = {}
+    for b in bodies:
+        e = memo.get(id(b))
+        if (e is None or e[0] is not b) and id(b) not in new:
+            new[id(b)] = kernels_of(b)
+    if new:
+        table.prefetch(k for ks in new.values() for k in ks)
+    return [_body_entry(table, b, new.get(id(b))) for b in bodies]
+
+
 def predict_ms(spec, input_size, table: LatencyTable) -> tuple[float, int]:
     """``(predicted ms, kernel count)`` of a :class:`NetworkSpec` at ``input_size``."""
     size = _check_input_size(spec, input_size)
     total = table.overhead["run_ms"]
     n = 0
     open_conv = None
-    for body in _walk(_segments(spec, size), []):
-        _, count, ms, first, last, out = _body_entry(table, body)
+    for _, count, ms, first, last, out in _entries(table, _walk(_segments(spec, size), [])):
         if open_conv is not None and first is not None and first[1] == open_conv[1]:
             conv = open_conv[0]
             merged = conv[:8] + ("relu" if first[2] else "",) + conv[9:11] + (1,)

@@ -114,6 +114,18 @@ class LatencyTable:
             hit = self._memo[key] = self.model(subkind(key)).predict(key)
         return hit
 
+    def prefetch(self, keys) -> None:
+        """Predict every kernel of ``keys`` not memoised yet, one vectorised call per entry."""
+        memo = self._memo
+        todo = defaultdict(list)
+        for key in keys:
+            if key not in memo:
+                todo[subkind(key)].append(key)
+        for entry, ks in todo.items():
+            ks = list(dict.fromkeys(ks))
+            for key, hit in zip(ks, self.model(entry).predict_many(ks)):
+                memo[key] = hit
+
     def kernel_ms(self, key: tuple) -> float:
         """A kernel's time in a network: its compute plus its nodes' dispatch overhead."""
         k = self.kernel(key)
