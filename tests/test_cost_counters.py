@@ -10,6 +10,7 @@ the counting profiles (archlab.cost.profiles) and the latency helpers (archlab.c
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -306,7 +307,7 @@ def test_conventions_table(tmp_path):
     for row in ("batch_norm", "upsample bilinear", "bmm", "sigmoid", "conv bias", "elementwise"):
         assert any(row in ln for ln in lines[2:]), row
     p = cv.write_conventions_table(tmp_path / "c.md")
-    assert open(p).read() == md
+    assert Path(p).read_text() == md
 
 
 # ----------------------------------------------------------------------------------------------
