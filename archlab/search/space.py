@@ -23,6 +23,11 @@ Knob names (``s`` a stage index, ``b`` a branch index): ``width``, ``widths.b``,
 ``kernel``, ``cheap_kernel``, ``ratio``, ``reweight``, ``reduction`` (SCR options), ``sem``,
 ``head``, ``dasp_rates``, ``dasp_growth``, ``input_size`` (``"HxW"``).
 List-valued choices are stored in Optuna as JSON strings (its categorical values must be scalars).
+
+Loading checks every value a knob can take (``width: {low: -16}``, ``num_modules.1: {low: 0}``,
+an even kernel, a stage index the base lacks, an unknown block, head or attention), the cost
+profiles and the latency/training/sampler options; each error names its field. Whether the
+space's draws are valid networks within budget is :func:`archlab.search.check.check_space`'s job.
 """
 from __future__ import annotations
 
