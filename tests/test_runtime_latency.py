@@ -178,3 +178,39 @@ def test_cli_json_keys_match_api(tmp_path, capsys):
     rc = main(["latency", str(path), "--input-size", "32x32", "--batch", "2", "--repeats", "2"])
     text = capsys.readouterr().out
     assert rc == 0 and "onnxruntime" in text and "32x32" in text and "batch 2" in text and "median" in text
+
+
+# ------------------------------------------------------------------------------------------------
+def _study():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "studies" / "latency_study.py"
+    spec = importlib.util.spec_from_file_location("latency_study", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_study_node_kinds_and_figure_data(tmp_path):
+    """The profiler-node classification and the figure's plotted points / legend counts."""
+    import pandas as pd
+    study = _study()
+    assert study._module_path("/stages.1/stages.1.0/branches.0/branches.0.0/units/units.1/reweight/Mul") == \
+        "stages.1.0.branches.0.0.units.1.reweight"
+    model = archlab.create_model(_small("dasp", "scr", sem=True), device="meta")
+    types = {p: type(m) for p, m in model.named_modules()}
+    se_node = "/stages.0/stages.0.0/branches.0/branches.0.0/units/units.0/reweight/ReduceMean"
+    assert study.node_kind(se_node, "ReduceMean", [], types) == "channel attention (SE/ECA/CCW)"
+    assert study.node_kind("/sem.2.3/spatial/Softmax", "Softmax", [], types) == "SEM"
+    conv = "/stages.0/stages.0.0/branches.0/branches.0.0/units/units.0/cheap/act/Relu_output_0_nchwc"
+    assert study.node_kind(conv, "Conv", [{}, {"float": [8, 1, 3, 3]}], types) == "conv depthwise"
+    assert study.node_kind(conv, "Conv", [{}, {"float": [8, 8, 1, 1]}], types) == "conv 1x1"
+    assert study.node_kind("ReorderInput_token_1", "ReorderInput", [], types) == "layout reorder (NCHWc)"
+    df = pd.DataFrame({"model": ["a", "a", "b", "b", "a"], "input": ["8x8"] * 5,
+                       "runtime": ["eager", "onnxruntime", "eager", "onnxruntime", "eager"],
+                       "batch": [1, 1, 1, 1, 8], "threads": 1, "median_ms": [4.0, 2.0, 8.0, 3.0, 20.0],
+                       "iqr_ms": 0.5, "gmacs": [1.0, 1.0, 2.0, 2.0, 1.0]})
+    labels, drawn = study.figure(df, tmp_path)
+    assert labels == ["eager (2 points)", "onnxruntime (2 points)"]
+    assert drawn == {"eager": [(1.0, 4.0), (2.0, 8.0)], "onnxruntime": [(1.0, 2.0), (2.0, 3.0)]}
+    assert (tmp_path / "latency_vs_macs.svg").exists() and (tmp_path / "latency_vs_macs.png").exists()
