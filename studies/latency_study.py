@@ -251,9 +251,9 @@ def figure(df: pd.DataFrame, out: Path):
     return labels, drawn
 
 
-def pivot(df: pd.DataFrame) -> pd.DataFrame:
+def pivot(df: pd.DataFrame, cell=lambda r: f"{r.median_ms:.1f} ({r.iqr_ms:.1f})") -> pd.DataFrame:
     d = df[df.median_ms.notna() & ~((df.runtime == "eager") & df.note.fillna("").str.startswith("compile"))]
-    d = d.assign(cell=d.apply(lambda r: f"{r.median_ms:.1f} ({r.iqr_ms:.1f})", axis=1))
+    d = d.assign(cell=d.apply(cell, axis=1))
     p = d.pivot_table(index=["model", "input"], columns=["runtime", "batch", "threads"], values="cell",
                       aggfunc="first")
     p.columns = [f"{rt_} b{b} t{t}" for rt_, b, t in p.columns]
@@ -268,7 +268,9 @@ def ratios(df: pd.DataFrame) -> pd.DataFrame:
         m = g.set_index("model")
         if {"sdhrnet_coco", "hrnet_w32_coco"} <= set(m.index):
             rows.append({"input": size, "runtime": runtime,
-                         "latency ratio": round(m.median_ms["sdhrnet_coco"] / m.median_ms["hrnet_w32_coco"], 2),
+                         "latency ratio (median)": round(m.median_ms["sdhrnet_coco"] / m.median_ms["hrnet_w32_coco"], 2),
+                         "latency ratio (min)": round(m.min_ms["sdhrnet_coco"] / m.min_ms["hrnet_w32_coco"], 2),
+                         "CPU-time ratio": round(m.cpu_median_ms["sdhrnet_coco"] / m.cpu_median_ms["hrnet_w32_coco"], 2),
                          "MACs ratio": round(m.gmacs["sdhrnet_coco"] / m.gmacs["hrnet_w32_coco"], 2)})
     return pd.DataFrame(rows)
 
@@ -327,6 +329,9 @@ def render(out: Path, command: str) -> None:
     figure(df[df.note.fillna("") == ""], out)
     p = pivot(df)
     (out / "table.md").write_text(p.to_markdown(index=False) + "\n\nCells: median ms (IQR ms).\n")
+    c = pivot(df, lambda r: f"{r.min_ms:.1f} / {r.cpu_median_ms:.1f}")
+    (out / "table_min_cpu.md").write_text(c.to_markdown(index=False) + "\n\nCells: min ms / median CPU time per "
+                                          "run ms (all threads of the process).\n")
     r = ratios(df)
     (out / "ratios.md").write_text(r.to_markdown(index=False) + "\n")
     print(p.to_string(index=False))
