@@ -33,6 +33,8 @@ def constraint_values(space: SearchSpace, cost: dict) -> list[float]:
         out.append(float(cost["params"] - c["params_max"]))
     if "macs_max" in c:
         out.append(float(cost["macs_budget"] - c["macs_max"]))
+    if "latency_max" in c and "latency_ms" in cost:
+        out.append(float(cost["latency_ms"] - c["latency_max"]))
     return out
 
 
@@ -59,7 +61,9 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
 
     ``train_fn(spec, training_options, trial_dir) -> float`` gives accuracy (default: a short
     LSPET run through :mod:`archlab.train`); ``latency_fn(spec, latency_options) -> float`` gives
-    milliseconds (default: :func:`archlab.cost.latency.measure_latency` on CPU)."""
+    milliseconds (default :func:`_default_latency`: predicted from the spec, or measured with
+    ``latency: {method: measure}``). With a ``latency_max`` budget the latency of every trial is
+    taken before the budget check (a prediction costs well under a millisecond)."""
     run_dir = Path(run_dir)
     budget_profile = space.constraints.get("profile", "macs")
 
@@ -77,10 +81,12 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
                 costs[obj.label] = analytic_cost(spec, obj.profile)["macs"]
         base = analytic_cost(spec, budget_profile)
         cost = {"params": base["params"], "macs_budget": base["macs"], "macs_plain": base["macs_plain"]}
+        if "latency_max" in space.constraints:
+            cost["latency_ms"] = (latency_fn or _default_latency)(spec, space.latency)
         for k, v in cost.items():
             trial.set_user_attr(k, v)
         cons = constraint_values(space, cost)
-        for key, v in zip([k for k in ("params_max", "macs_max") if k in space.constraints], cons):
+        for key, v in zip([k for k in ("params_max", "macs_max", "latency_max") if k in space.constraints], cons):
             trial.set_constraint(key, v)  # Optuna >= 5: samplers read these (feasible when <= 0)
         trial.set_user_attr("constraints", cons)
         feasible = all(v <= 0 for v in cons)
@@ -96,7 +102,9 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
             elif not feasible:
                 values.append(WORST[obj.direction])  # over budget: never built, measured or trained
             elif obj.name == "latency":
-                ms = (latency_fn or _default_latency)(spec, space.latency)
+                ms = cost.get("latency_ms")
+                if ms is None:
+                    ms = (latency_fn or _default_latency)(spec, space.latency)
                 trial.set_user_attr("latency_ms", ms)
                 values.append(ms)
             elif obj.name == "accuracy" and (prev := _trained_twin(trial, key)) is not None:
@@ -122,14 +130,22 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
 
 
 def _default_latency(spec, options: dict) -> float:
-    from ..cost.latency import measure_latency
-    from ..nets import build_network
+    """Latency in ms under the space's ``latency`` options: ``method: predict`` (default) asks
+    :func:`archlab.cost.predictor.predict_latency` (``runtime`` onnxruntime, ``threads``,
+    ``batch``, ``input_size``; no network is built); ``method: measure`` times the network with
+    :func:`archlab.cost.runtime.measure` in ``runtime`` (median of ``repeats`` after ``warmup``)."""
     from ..spec import parse_size
-    size = parse_size(options["input_size"]) if "input_size" in options else spec.input_size
-    model = build_network(spec.replace(input_size=size)).eval()
-    res = measure_latency(model, size, batch=int(options.get("batch", 1)), threads=int(options.get("threads", 1)),
-                          warmup=int(options.get("warmup", 2)), repeats=int(options.get("repeats", 5)))
-    return float(getattr(res, "median_ms", res))
+    size = tuple(parse_size(options["input_size"]) if "input_size" in options else spec.input_size)
+    runtime = options.get("runtime", "onnxruntime")
+    threads, batch = int(options.get("threads", 1)), int(options.get("batch", 1))
+    if options.get("method", "predict") == "predict":
+        from ..cost.predictor import predict_latency
+        return float(predict_latency(spec, runtime=runtime, threads=threads, batch=batch,
+                                     input_size=size)["predicted_ms"])
+    from ..cost.runtime import measure
+    res = measure(spec.replace(input_size=size), runtime, batch=batch, threads=threads,
+                  warmup=int(options.get("warmup", 2)), repeats=int(options.get("repeats", 5)))
+    return float(res.median_ms)
 
 
 TRAIN_KEYS = {"data", "data_root", "input_size", "epochs", "batch", "lr", "workers", "seed", "limit_train",

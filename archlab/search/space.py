@@ -280,10 +280,10 @@ def _parse_constraints(raw) -> dict:
     if not isinstance(cons, dict):
         raise SpaceError("constraints: expected a mapping")
     cons = dict(cons)
-    bad = sorted(set(cons) - {"params_max", "macs_max", "profile"})
+    bad = sorted(set(cons) - {"params_max", "macs_max", "latency_max", "profile"})
     if bad:
-        raise SpaceError(f"constraints.{bad[0]}: unknown constraint (params_max, macs_max, profile)")
-    for k in ("params_max", "macs_max"):
+        raise SpaceError(f"constraints.{bad[0]}: unknown constraint (params_max, macs_max, latency_max, profile)")
+    for k in ("params_max", "macs_max", "latency_max"):
         if isinstance(cons.get(k), str):  # YAML 1.1 reads 30.0e6 (no sign in the exponent) as text
             try:
                 cons[k] = float(cons[k])
@@ -314,6 +314,9 @@ def _parse_sampler(raw) -> dict:
 
 #: options of the ``latency`` section (see :func:`archlab.search.objective._default_latency`)
 LATENCY_KEYS = {"input_size": 4, "batch": 1, "threads": 1, "warmup": 0, "repeats": 1}
+#: text options of the ``latency`` section: ``method`` predict (from the spec, with this
+#: machine's latency table; the default) or measure; the ``runtime`` measured or predicted
+LATENCY_CHOICES = {"method": ("predict", "measure"), "runtime": ("onnxruntime", "eager", "compile")}
 
 
 def _parse_latency(raw) -> dict:
@@ -321,12 +324,20 @@ def _parse_latency(raw) -> dict:
     if not isinstance(opts, dict):
         raise SpaceError("latency: expected a mapping of options")
     for k, v in opts.items():
+        if k in LATENCY_CHOICES:
+            if v not in LATENCY_CHOICES[k]:
+                raise SpaceError(f"latency.{k}: expected one of {list(LATENCY_CHOICES[k])}, got {v!r}")
+            continue
         if k not in LATENCY_KEYS:
-            raise SpaceError(f"latency.{k}: unknown latency option (known: {', '.join(LATENCY_KEYS)})")
+            raise SpaceError(f"latency.{k}: unknown latency option (known: "
+                             f"{', '.join([*LATENCY_KEYS, *LATENCY_CHOICES])})")
         if k == "input_size":
             _check_size("latency.input_size", v)
         elif isinstance(v, bool) or not isinstance(v, int) or v < LATENCY_KEYS[k]:
             raise SpaceError(f"latency.{k}: expected an integer >= {LATENCY_KEYS[k]}, got {v!r}")
+    if opts.get("method", "predict") == "predict" and opts.get("runtime", "onnxruntime") != "onnxruntime":
+        raise SpaceError(f"latency.runtime: the latency predictor covers onnxruntime only, not "
+                         f"{opts['runtime']!r}; set latency.method: measure to time it")
     return dict(opts)
 
 

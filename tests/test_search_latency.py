@@ -1,0 +1,90 @@
+"""Search with latency: the space names method (predict / measure), runtime, threads and input
+size; the objective and the ``latency_max`` constraint use the predictor by default."""
+from __future__ import annotations
+
+import optuna
+import pytest
+
+import archlab.cost.predictor.predict as predict_mod
+from archlab.cost.predictor import build_table, cache_dir, cache_key, key_digest, predict_latency
+from archlab.search import SearchSpace, SpaceError
+from archlab.search.objective import _default_latency, make_objective
+
+SIZE = "64x64"
+SPACE = {
+    "study": "t_latency",
+    "base": "hrnet_w18_coco",
+    "knobs": {"width": {"choices": [16, 24]}, "num_modules.1": {"low": 1, "high": 2}, "num_blocks": 1},
+    "objectives": ["params", "latency"],
+    "latency": {"method": "predict", "runtime": "onnxruntime", "threads": 1, "input_size": SIZE},
+    "sampler": {"type": "random", "seed": 0},
+    "n_trials": 4,
+}
+
+
+@pytest.fixture(scope="module")
+def default_table(tmp_path_factory):
+    """A tiny table of the space's networks, stored where the default table of this machine
+    would be (so the objective finds it without profiling the full grid)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("ARCHLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+    mp.setattr(predict_mod, "_TABLES", {})
+    space = SearchSpace.from_dict(SPACE)
+    specs = [space.apply({"width": w, "num_modules.1": m, "num_blocks": 1, "input_size": SIZE}, name=f"s{w}_{m}")
+             for w in (16, 24) for m in (1, 2)]
+    path = cache_dir() / f"table_{key_digest(cache_key())}.json"
+    table = build_table(grid="tiny", specs=specs, path=path, progress=False, calibrate=False)
+    yield table
+    mp.undo()
+
+
+@pytest.mark.parametrize("latency, message", [
+    ({"method": "guess"}, "latency.method"),
+    ({"runtime": "tensorrt"}, "latency.runtime"),
+    ({"method": "predict", "runtime": "eager"}, "latency.runtime"),
+    ({"threads": 0}, "latency.threads"),
+])
+def test_latency_options_are_validated(latency, message):
+    with pytest.raises(SpaceError, match=message):
+        SearchSpace.from_dict({**SPACE, "latency": latency})
+
+
+def test_latency_max_is_validated():
+    with pytest.raises(SpaceError, match="constraints.latency_max"):
+        SearchSpace.from_dict({**SPACE, "constraints": {"latency_max": -1}})
+
+
+def test_default_latency_is_the_prediction(default_table):
+    space = SearchSpace.from_dict(SPACE)
+    spec = space.apply({"width": 16, "num_modules.1": 1, "num_blocks": 1})
+    want = predict_latency(spec, input_size=SIZE, table=default_table)["predicted_ms"]
+    assert _default_latency(spec, space.latency) == pytest.approx(want)
+    # without a method the predictor is used too, at the spec's own size when none is named
+    assert _default_latency(spec, {"input_size": SIZE}) == pytest.approx(want)
+
+
+def test_objective_and_constraint_use_predicted_latency(default_table, tmp_path):
+    space = SearchSpace.from_dict({**SPACE, "constraints": {"latency_max": 1e9}})
+    study = optuna.create_study(directions=["minimize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(make_objective(space, tmp_path), n_trials=3)
+    for t in study.trials:
+        spec = space.apply({**t.params, "num_blocks": 1})
+        want = predict_latency(spec, input_size=SIZE, table=default_table)["predicted_ms"]
+        assert t.values[1] == pytest.approx(want) and t.user_attrs["latency_ms"] == pytest.approx(want)
+        assert t.user_attrs["feasible"] and t.user_attrs["constraints"][-1] == pytest.approx(want - 1e9)
+    # a budget below every prediction makes every trial infeasible: latency still recorded
+    tight = SearchSpace.from_dict({**SPACE, "constraints": {"latency_max": 1e-6}})
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    study.optimize(make_objective(tight, tmp_path), n_trials=2)
+    assert all(not t.user_attrs["feasible"] and t.user_attrs["latency_ms"] > 1e-6 for t in study.trials)
+
+
+@pytest.mark.slow
+def test_measure_method_times_onnxruntime(default_table):
+    space = SearchSpace.from_dict(SPACE)
+    spec = space.apply({"width": 16, "num_modules.1": 1, "num_blocks": 1})
+    ms = _default_latency(spec, {"method": "measure", "runtime": "onnxruntime", "input_size": SIZE, "repeats": 3,
+                                 "warmup": 1})
+    pred = predict_latency(spec, input_size=SIZE, table=default_table)["predicted_ms"]
+    assert 0 < ms and 0.2 < pred / ms < 5     # measured wall clock on a shared machine: a loose check
