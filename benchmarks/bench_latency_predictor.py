@@ -144,7 +144,7 @@ def main(argv=None) -> int:
                     "cpu_min_ms", "cpu_median_ms", "wall_min_ms", "wall_median_ms", "wall_iqr_ms",
                     "helper_median_ms", "helper_iqr_ms"])
         for i, (s, p, m) in enumerate(zip(specs, preds, own)):
-            h = helper[i] if helper else {}
+            h = helper[i] if helper and i < len(helper) else {}
             w.writerow([s.name, "x".join(map(str, s.input_size)), s.stem.type, s.transition,
                         "/".join(st.block for st in s.stages), s.head.type, p["kernels"], f"{p['predicted_ms']:.3f}",
                         f"{m['cpu_min_ms']:.3f}", f"{m['cpu_median_ms']:.3f}", f"{m['wall_min_ms']:.3f}",
