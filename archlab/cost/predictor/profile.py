@@ -129,13 +129,20 @@ def _node_times(prof_file, nodes):
     return {n: min(v) for n, v in times.items() if n in nodes}
 
 
-def profile_kernels(keys, *, threads: int = 1, batch: int = 1, repeats: int = 15, clock: str = "cpu",
+def _clock(threads: int) -> str:
+    """Thread CPU time with one intra-op thread (robust on a shared machine); wall time with more
+    (the pool's threads do the work then, not the calling one)."""
+    return "cpu" if threads == 1 else "wall"
+
+
+def profile_kernels(keys, *, threads: int = 1, batch: int = 1, repeats: int = 15, clock: str | None = None,
                     workdir: str | None = None) -> tuple[list[dict], dict]:
     """Profile ``keys`` (kernel tuples) in one ONNX model. Returns one record per kernel
     (``compute_ms``, ``reorder_in_ms``, ``reorder_out_ms``, ``nodes``, ``nchwc``) and the model's figures
     (``run_ms``: minimum run time, ``node_ms``: summed node times, ``nodes``)."""
     import onnxruntime as ort
     keys = list(keys)
+    clock = clock or _clock(threads)
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         src, opt = os.path.join(tmp, "k.onnx"), os.path.join(tmp, "k.opt.onnx")
         feed = _export(keys, batch, src)
@@ -178,7 +185,7 @@ def profile_network(spec, *, threads: int = 1, batch: int = 1, repeats: int = 10
                                                               dtype=np.float32)}
         sess = ort.InferenceSession(src, session_options(threads, os.path.join(tmp, "prof")),
                                     providers=["CPUExecutionProvider"])
-        time_session(sess, feed, repeats)
+        time_session(sess, feed, repeats, clock=_clock(threads))
         prof = sess.end_profiling()
         with open(prof) as f:
             events = json.load(f)
@@ -188,7 +195,7 @@ def profile_network(spec, *, threads: int = 1, batch: int = 1, repeats: int = 10
                 times.setdefault(e["name"], []).append(e["dur"] / 1e3)
         del sess
         plain = ort.InferenceSession(src, session_options(threads), providers=["CPUExecutionProvider"])
-        run_ms = min(time_session(plain, feed, repeats))
+        run_ms = min(time_session(plain, feed, repeats, clock=_clock(threads)))
     PROFILE_COUNTER["models"] += 1
     return {"name": spec.name, "run_ms": run_ms, "node_ms": float(sum(min(v) for v in times.values())),
             "nodes": len(times)}
