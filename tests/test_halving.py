@@ -149,3 +149,24 @@ def test_an_interrupted_rung_resumes_without_retraining_finished_trials(tmp_path
     assert len(done1) == 3 and len({repr(t.params) for t in done1}) == 3
     retried = [t for t in done1 if "failed_trial" in t.system_attrs]     # Optuna's retry of the killed one
     assert len(retried) == 1 and retried[0].user_attrs["promoted_from"] is not None
+
+
+def test_space_file_halving_section_runs_through_the_cli(tmp_path):
+    import yaml
+    from archlab.cli import main
+    space_file = tmp_path / "space.yaml"
+    d = {**SPACE, "objectives": ["params", {"name": "macs", "profile": "hrnet_paper"}],
+         "halving": {"eta": 2, "n0": 4, "rungs": [{"epochs": 1, "limit_train": 100}, {"epochs": 2, "limit_train": 200}]}}
+    space_file.write_text(yaml.safe_dump(d))
+    assert main(["search", str(space_file), "--run-dir", str(tmp_path / "run"), "--quiet", "--check-draws", "8",
+                 "--until-rung", "0"]) == 0
+    storage = resolve_storage(None, tmp_path / "run")
+    assert len(optuna.load_study(study_name="t_halving", storage=storage).get_trials(
+        states=(TrialState.COMPLETE,))) == 4
+    assert main(["search", str(space_file), "--run-dir", str(tmp_path / "run"), "--quiet", "--check-draws", "0"]) == 0
+    rung1 = optuna.load_study(study_name="t_halving-rung1", storage=storage)
+    assert len(rung1.get_trials(states=(TrialState.COMPLETE,))) == 2
+    bad = {**d, "halving": {**d["halving"], "eta": 1}}
+    space_file.write_text(yaml.safe_dump(bad))
+    with pytest.raises(Exception, match=r"halving\.eta"):
+        SearchSpace.from_yaml(space_file)

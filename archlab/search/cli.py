@@ -39,6 +39,8 @@ def cmd_search(args) -> int:
     if checked:
         print(checked.summary())
     run_dir = _run_dir(space, args.run_dir)
+    if space.halving is not None:
+        return _halving(space, args, run_dir)
     study = run_search(space, storage_url=args.storage, n_trials=args.n_trials, workers=args.workers,
                        worker_index=args.worker_index, run_dir=run_dir, progress=not args.quiet, check=checked)
     o = study_outcome(study)
@@ -55,6 +57,27 @@ def cmd_search(args) -> int:
     if args.storage:
         cmd += ["--storage", args.storage]
     print(f"{line} Next: {shlex.join(cmd)}")
+    return 0
+
+
+def _halving(space, args, run_dir) -> int:
+    """The space's multi-fidelity plan: run (or resume) its rungs in order, up to --until-rung."""
+    from .halving import run_halving
+    from .storage import resolve_storage
+    if args.workers != 1:
+        raise ValueError("--workers: a halving search runs its rungs in one process (start more processes "
+                         "on an RDB --storage for parallel workers)")
+    storage = resolve_storage(args.storage, run_dir)
+    studies = run_halving(space, space.halving, storage, run_dir, until_rung=args.until_rung)
+    for r, study in enumerate(studies):
+        o = study_outcome(study)
+        rung = space.halving.rungs[r]
+        print(f"rung {r} ({study.study_name}: {rung.epochs} epoch(s) on {rung.limit_train or 'all'} images): "
+              f"{o['complete']} complete of {rung.keep}, {o['failed']} failed, {o['front']} on its front")
+    last = study_outcome(studies[-1])
+    if last["complete"] == 0:
+        print("Nothing to report: the last rung run holds no completed trial.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -107,6 +130,8 @@ def register(sp) -> None:
                    help="random draws counted to check the space before searching (default 256; 0: skip)")
     s.add_argument("--quiet", action="store_true", help="no progress bar, and Optuna errors only "
                    "(default: Optuna warnings, no INFO lines)")
+    s.add_argument("--until-rung", type=int, default=None, metavar="R",
+                   help="spaces with a halving plan: stop after rung R (resumable chunks; default: all rungs)")
     s.set_defaults(func=cmd_search)
     p = sp.add_parser("pareto", help="Pareto tables and figures of a study")
     p.add_argument("space", help="the search space YAML the study was run with")

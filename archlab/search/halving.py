@@ -15,80 +15,27 @@ over the space's objectives (Pareto rank, as NSGA-II), layers are taken whole wh
 and the last layer is cut by the first objective (usually search-validation accuracy), ties by
 trial number. Twins (same network and training) count once.
 
->>> plan = HalvingPlan.from_dict({"eta": 3, "n0": 9, "rungs": [{"epochs": 1, "limit_train": 700},
-...                                                      {"epochs": 3, "limit_train": 7000}]})
->>> [(r.keep, r.epochs, r.limit_train) for r in plan.rungs]
-[(9, 1, 700), (3, 3, 7000)]
+The plan (rungs, budgets, ``eta``) is data: :mod:`archlab.search.rungs`.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 from optuna.trial import TrialState
 
 from .objective import make_objective
-from .space import SearchSpace
+from .rungs import HalvingError, HalvingPlan, Rung
 from .storage import recover_stale_trials
+
+if TYPE_CHECKING:
+    from .space import SearchSpace
 
 __all__ = ["Rung", "HalvingPlan", "HalvingError", "promote", "nondominated_layers", "run_halving",
            "rung_study_name"]
-
-
-class HalvingError(ValueError):
-    """A halving plan is malformed; the message names the field."""
-
-
-@dataclass(frozen=True)
-class Rung:
-    keep: int                     # configurations trained at this rung
-    epochs: int
-    limit_train: int | None       # training images (None: the whole training split)
-
-
-@dataclass(frozen=True)
-class HalvingPlan:
-    eta: int
-    rungs: tuple
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "HalvingPlan":
-        """``{eta, n0, rungs: [{epochs, limit_train}, ...]}``: rung ``r`` trains
-        ``ceil(n0 / eta**r)`` configurations (at least 1)."""
-        if not isinstance(d, dict):
-            raise HalvingError(f"halving: expected a mapping, got {type(d).__name__}")
-        unknown = sorted(set(d) - {"eta", "n0", "rungs"})
-        if unknown:
-            raise HalvingError(f"halving: unknown field(s) {unknown}; known: eta, n0, rungs")
-        eta, n0, rungs = d.get("eta", 3), d.get("n0"), d.get("rungs")
-        for name, v in (("eta", eta), ("n0", n0)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < (2 if name == "eta" else 1):
-                raise HalvingError(f"halving.{name}: expected an integer >= {2 if name == 'eta' else 1}, got {v!r}")
-        if not isinstance(rungs, list) or not rungs:
-            raise HalvingError("halving.rungs: expected a non-empty list of {epochs, limit_train}")
-        out = []
-        for r, raw in enumerate(rungs):
-            out.append(_rung(raw, max(1, math.ceil(n0 / eta ** r)), f"halving.rungs[{r}]"))
-        for r in range(1, len(out)):
-            a, b = out[r - 1], out[r]
-            if (b.epochs * (b.limit_train or math.inf)) <= (a.epochs * (a.limit_train or math.inf)):
-                raise HalvingError(f"halving.rungs[{r}]: the budget (epochs x images) must grow from rung to rung")
-        return cls(eta, tuple(out))
-
-
-def _rung(raw, keep: int, where: str) -> Rung:
-    if not isinstance(raw, dict) or set(raw) - {"epochs", "limit_train"} or "epochs" not in raw:
-        raise HalvingError(f"{where}: expected {{epochs: N, limit_train: M}}, got {raw!r}")
-    ep, lim = raw["epochs"], raw.get("limit_train")
-    if isinstance(ep, bool) or not isinstance(ep, int) or ep < 1:
-        raise HalvingError(f"{where}.epochs: expected a positive integer, got {ep!r}")
-    if lim is not None and (isinstance(lim, bool) or not isinstance(lim, int) or lim < 1):
-        raise HalvingError(f"{where}.limit_train: expected a positive integer or null, got {lim!r}")
-    return Rung(keep, ep, lim)
 
 
 def rung_study_name(space: SearchSpace, r: int) -> str:

@@ -149,7 +149,8 @@ def _default_latency(spec, options: dict) -> float:
 
 
 TRAIN_KEYS = {"data", "data_root", "input_size", "epochs", "batch", "lr", "workers", "seed", "limit_train",
-              "limit_val", "max_steps_per_epoch", "val_every", "device", "checkpoint_every", "flip_test"}
+              "limit_val", "max_steps_per_epoch", "val_every", "device", "checkpoint_every", "flip_test",
+              "train_split", "val_split"}
 
 
 def short_train(spec, options: dict, trial_dir: Path) -> float:

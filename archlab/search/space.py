@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from ..spec import HeadSpec, NetworkSpec, SpecError, parse_size
+from .rungs import HalvingError, HalvingPlan
 
 __all__ = ["Knob", "SearchSpace", "Objective", "SpaceError", "KNOB_PATTERNS", "OBJECTIVES"]
 
@@ -352,6 +353,15 @@ def _parse_training(raw) -> dict:
     return dict(opts)
 
 
+def _parse_halving(raw) -> HalvingPlan | None:
+    if raw is None:
+        return None
+    try:
+        return HalvingPlan.from_dict(raw)
+    except HalvingError as e:
+        raise SpaceError(str(e)) from None
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     study: str
@@ -365,6 +375,7 @@ class SearchSpace:
     training: dict = field(default_factory=dict)
     latency: dict = field(default_factory=dict)
     source: str = ""
+    halving: HalvingPlan | None = None      # multi-fidelity rungs (archlab.search.rungs), or one budget
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -386,7 +397,7 @@ class SearchSpace:
         if not isinstance(data, dict):
             raise SpaceError("expected a mapping at the top level")
         known = {"study", "base", "knobs", "objectives", "constraints", "sampler", "baselines", "n_trials",
-                 "training", "latency"}
+                 "training", "latency", "halving"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpaceError(f"{unknown[0]}: unknown key (known: {', '.join(sorted(known))})")
@@ -409,7 +420,7 @@ class SearchSpace:
                     constraints=_parse_constraints(data.get("constraints")),
                     sampler=_parse_sampler(data.get("sampler")), baselines=tuple(baselines), n_trials=n_trials,
                     training=_parse_training(data.get("training")), latency=_parse_latency(data.get("latency")),
-                    source=source)
+                    source=source, halving=_parse_halving(data.get("halving")))
         space._check_indices()  # also: the base must resolve
         for b in space.baselines:
             space.params_for(b)  # every baseline must lie inside the space
