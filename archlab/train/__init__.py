@@ -7,7 +7,7 @@
 * :mod:`.sampling` -- seeded, resumable, rank-sharded sampling
 * :mod:`.cli` -- ``archlab train`` / ``archlab eval``
 """
-import importlib
+from .._lazy import lazy_exports
 
 #: imported on first use, so ``archlab --help`` and the CLI's parser do not import torch
 _LAZY = {"CheckpointError": ".checkpoint", "load_checkpoint": ".checkpoint", "save_atomic": ".checkpoint",
@@ -15,16 +15,7 @@ _LAZY = {"CheckpointError": ".checkpoint", "load_checkpoint": ".checkpoint", "sa
          "JointsMSELoss": ".loop", "train": ".loop"}
 
 
-def __getattr__(name: str):
-    if name not in _LAZY:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = ["TrainConfig", "ConfigError", "train", "JointsMSELoss", "evaluate", "load_model", "CheckpointError",
