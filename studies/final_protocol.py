@@ -97,7 +97,19 @@ def report_test(model: str, seed: int, data_root=None) -> dict:
            "PCKh@0.5": 100 * m["PCKh@0.5"], "split": PROTOCOL["test_split"], "flip_test": True,
            "weights": PROTOCOL["report_weights"]}
     out.write_text(json.dumps(res, indent=2) + "\n")
+    slim_checkpoint(d)
     return res
+
+
+def slim_checkpoint(d: Path) -> Path:
+    """``model.pt`` (weights + spec + config, ~4x smaller than ``last.pt``, evaluable with
+    ``archlab eval`` and timeable with ``archlab latency``) for a finished run; ``last.pt`` goes."""
+    from archlab.train import load_checkpoint, save_atomic
+    ck = load_checkpoint(d / "last.pt")
+    out = save_atomic({"format": "archlab-model", "version": 1, "model": ck["model"], "spec": ck["spec"],
+                       "config": ck["config"], "epoch": ck["epoch"], "best": ck.get("best")}, d / "model.pt")
+    (d / "last.pt").unlink()
+    return out
 
 
 def train_chunk(model: str, seed: int, epochs: int = 1, data_root=None) -> int:
@@ -160,6 +172,10 @@ def collect() -> list:
 
 def cmd_summary(a) -> int:
     import pandas as pd
+    for model in MODELS:     # finished runs keep a slim model.pt instead of last.pt
+        for d in sorted((OUT / "runs" / model).glob("seed*")):
+            if (d / "report_test.json").is_file() and (d / "last.pt").is_file() and not (d / "model.pt").is_file():
+                slim_checkpoint(d)
     rows = collect()
     if not rows:
         print("no runs yet", file=sys.stderr)
