@@ -47,7 +47,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from . import resolve_spec
+    from .nets.factory import resolve_spec
     from .nets import build_network
     spec = resolve_spec(args.model)
     print(f"# {spec.name}: {spec.description}".rstrip(": "))

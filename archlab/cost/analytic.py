@@ -578,7 +578,7 @@ def count(name_or_spec, input_size=None) -> CostReport:
     if isinstance(name_or_spec, NetworkSpec):
         spec = name_or_spec
     elif isinstance(name_or_spec, (str, Path)):
-        from .. import resolve_spec
+        from ..nets.factory import resolve_spec
         spec = resolve_spec(name_or_spec)
         if isinstance(name_or_spec, str) and not name_or_spec.endswith((".yaml", ".yml")) \
                 and not Path(name_or_spec).is_file():

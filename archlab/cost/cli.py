@@ -103,7 +103,7 @@ def _print_module_table(table) -> None:
 def cmd_cost(args) -> int:
     import pandas as pd
 
-    from .. import create_model
+    from ..nets.factory import create_model
     from .analytic import count
     from .profiles import format_cost, get_profile
     if args.zoo:

@@ -78,7 +78,7 @@ def peak_rss_mb() -> float:
 def _model(model_or_name, device):
     if isinstance(model_or_name, nn.Module):
         return model_or_name
-    from .. import create_model
+    from ..nets.factory import create_model
     return create_model(model_or_name, device=device)
 
 

@@ -67,7 +67,7 @@ def _predict(args):
     except ImportError as e:
         raise ValueError(f"--predict needs archlab.cost.predictor, which is not available in this build ({e})") \
             from e
-    from .. import resolve_spec
+    from ..nets.factory import resolve_spec
     spec = resolve_spec(args.target)
     return predict_latency(spec, runtime=args.runtime, threads=args.threads, batch=args.batch,
                            input_size=args.input_size)

@@ -143,7 +143,7 @@ def _is_checkpoint(target) -> bool:
 def _load_checkpoint(path, input_size):
     """Model from a checkpoint holding ``spec`` (YAML text) and ``model`` (state dict); loaded with
     ``weights_only=True`` (the format of :mod:`archlab.train.checkpoint`)."""
-    from .. import create_model
+    from ..nets.factory import create_model
     from ..spec import NetworkSpec
     path = Path(path)
     if not path.is_file():
@@ -166,7 +166,7 @@ def _load_checkpoint(path, input_size):
 
 def resolve_target(target, input_size=None):
     """``(model in eval mode, name, (C, H, W))`` for any target :func:`measure` accepts."""
-    from .. import create_model
+    from ..nets.factory import create_model
     from .counters import parse_input_size
     size = parse_input_size(input_size)[1:] if input_size is not None else None
     if isinstance(target, nn.Module):

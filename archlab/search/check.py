@@ -118,7 +118,7 @@ def check_space(space: SearchSpace, draws: int = DEFAULT_DRAWS, seed: int = 0) -
             res.feasible += not _over(space, _budget_cost(space, spec))
     finally:
         optuna.logging.set_verbosity(prev)
-    from .. import resolve_spec
+    from ..nets.factory import resolve_spec
     for b in space.baselines:
         cost = _budget_cost(space, resolve_spec(b))
         res.baselines[b] = {"params": cost["params"], "macs_budget": cost["macs_budget"], "over": _over(space, cost)}

@@ -442,7 +442,7 @@ class SearchSpace:
 
     # -- spec generation -------------------------------------------------------------------
     def base_spec(self) -> NetworkSpec:
-        from .. import resolve_spec
+        from ..nets.factory import resolve_spec
         try:
             return resolve_spec(self.base)
         except (KeyError, FileNotFoundError, SpecError) as e:
@@ -501,7 +501,7 @@ class SearchSpace:
         """Optuna parameters reproducing a baseline spec (zoo name or YAML), for enqueueing.
 
         Raises :class:`SpaceError` when the baseline cannot be expressed in this space."""
-        from .. import resolve_spec
+        from ..nets.factory import resolve_spec
         try:
             spec = resolve_spec(baseline)
         except (KeyError, FileNotFoundError, SpecError) as e:

@@ -240,7 +240,7 @@ def score_spec(spec, proxies=None, batch_size: int = 16, seed: int = 0, input_si
     ``input_size``, initialised from ``seed``, and score it on a seeded LSPET ``fit`` minibatch
     (or on ``batch``). Returns ``{proxy: {"score", "cpu_s", "wall_s"}}``; the same seed gives the
     same scores."""
-    from .. import create_model
+    from ..nets.factory import create_model
     names = check_proxies(proxies)                      # fail on a bad name before any work
     if batch is None:
         batch = lspet_batch(batch_size, seed, input_size, data_root)

@@ -179,7 +179,7 @@ def load_model(checkpoint, device="cpu"):
     checkpoint (``{'model', 'spec'}``), loaded with ``weights_only=True``."""
     import yaml
 
-    from .. import create_model
+    from ..nets.factory import create_model
     from ..spec import NetworkSpec
     from .checkpoint import CheckpointError, load_checkpoint
     ckpt = load_checkpoint(checkpoint, require_training_state=False)

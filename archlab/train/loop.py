@@ -318,7 +318,7 @@ class _Run:
         self.dist.barrier()
 
     def _build_model(self) -> None:
-        from .. import create_model, resolve_spec
+        from ..nets.factory import create_model, resolve_spec
         cfg = self.cfg
         base = resolve_spec(cfg.model)
         self.spec_joints = base.num_joints

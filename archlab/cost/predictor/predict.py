@@ -148,7 +148,7 @@ def _resolve(spec):
     if isinstance(spec, NetworkSpec):
         return spec
     if isinstance(spec, (str, Path)):
-        from ... import resolve_spec
+        from ...nets.factory import resolve_spec
         return resolve_spec(spec)
     raise TypeError(f"predict_latency expects a NetworkSpec, a zoo name or a spec YAML, got {type(spec).__name__}")
 
