@@ -170,3 +170,22 @@ def test_space_file_halving_section_runs_through_the_cli(tmp_path):
     space_file.write_text(yaml.safe_dump(bad))
     with pytest.raises(Exception, match=r"halving\.eta"):
         SearchSpace.from_yaml(space_file)
+
+
+def test_bench_search_counts_trials_per_rung_from_the_storage(tmp_path):
+    """benchmarks/bench_search.py --halving-run reads each rung's finished trials from the storage."""
+    import importlib.util
+    import re
+
+    import yaml
+    space, plan = SearchSpace.from_dict(SPACE), HalvingPlan.from_dict(PLAN)
+    run_halving(space, plan, resolve_storage(None, tmp_path), tmp_path, train_fn=recording_train([]))
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump({**SPACE, "halving": PLAN}))
+    spec = importlib.util.spec_from_file_location("bench_search", "benchmarks/bench_search.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lines, cpu_h = bench.halving(tmp_path, str(tmp_path / "space.yaml"))
+    counts = [int(re.search(r": (\d+) finished trials", x).group(1)) for x in lines]
+    assert counts == [6, 3, 2]
+    assert "1 epochs on 500 fit images" in lines[0] and "4 epochs on 2000 fit images" in lines[2]
+    assert 0 <= cpu_h < 0.01     # the stand-in trainer takes no time
