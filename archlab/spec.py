@@ -461,13 +461,38 @@ class NetworkSpec(_Spec):
             raise SpecError(f"{where}: {e}") from None
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``'256x192'`` -> ``(256, 192)`` (height x width)."""
-    try:
-        h, w = (int(t) for t in str(text).lower().split("x"))
-    except ValueError:
-        raise SpecError(f"input_size: expected HxW such as 256x192, got {text!r}") from None
-    return (h, w)
+def parse_size(value, what: str = "input_size", *, channels: int | None = None) -> tuple:
+    """The one size parser: ``'256x192'`` (also ``'256 x 192'``, ``'256X192'``, ``'256×192'``),
+    ``[256, 192]`` or ``(256, 192)`` -> ``(256, 192)`` (height, width).
+
+    With ``channels`` (the channel count to assume) the result is ``(C, H, W)``, and a
+    three-value form (``(3, 256, 192)`` or ``'3x256x192'``) is accepted as well. Raises
+    :class:`SpecError` (a ``ValueError``) whose message starts with ``what``.
+
+    >>> parse_size("256x192"), parse_size([128, 96]), parse_size("64 X 48", channels=3)
+    ((256, 192), (128, 96), (3, 64, 48))
+    >>> parse_size((1, 32, 32), channels=3)
+    (1, 32, 32)
+    >>> parse_size("big")
+    Traceback (most recent call last):
+    ...
+    archlab.spec.SpecError: input_size: expected HEIGHTxWIDTH such as 256x192, got 'big'
+    """
+    forms = (2, 3) if channels is not None else (2,)
+    shape = "[height, width]" + (" or [channels, height, width]" if channels is not None else "")
+    if isinstance(value, str):
+        parts = value.lower().replace("\u00d7", "x").replace(" ", "").split("x")
+        if len(parts) not in forms or not all(p.isdigit() for p in parts):
+            text = "HEIGHTxWIDTH" + (" or CHANNELSxHEIGHTxWIDTH" if channels is not None else "")
+            raise SpecError(f"{what}: expected {text} such as 256x192, got {value!r}")
+        value = tuple(int(p) for p in parts)
+    if not isinstance(value, (list, tuple)) or len(value) not in forms:
+        raise SpecError(f"{what}: expected {shape}, got {value!r}")
+    if any(isinstance(v, bool) or not isinstance(v, int) or v <= 0 for v in value):
+        raise SpecError(f"{what}: expected positive integers, got {list(value)!r}")
+    if channels is not None and len(value) == 2:
+        value = (int(channels), *value)
+    return tuple(value)
 
 
 _SPEC_TYPES = {"StemSpec": StemSpec, "StageSpec": StageSpec, "HeadSpec": HeadSpec, "NetworkSpec": NetworkSpec}

@@ -180,3 +180,58 @@ head: {type: dasp, options: {rates: [1, 3, 6], growth: 8}}
     out = model(torch.randn(1, 3, 128, 96))
     assert out.shape == (1, 14, 32, 24)
     assert NetworkSpec.from_yaml(spec.to_yaml()) == spec
+
+
+# -- the one size parser (archlab.spec.parse_size) ----------------------------------------------------
+@pytest.mark.parametrize("value, channels, expected", [
+    ("256x192", None, (256, 192)), ("256 x 192", None, (256, 192)), ("128X96", None, (128, 96)),
+    ("128\u00d796", None, (128, 96)), ([256, 192], None, (256, 192)), ((64, 48), None, (64, 48)),
+    ("256x192", 3, (3, 256, 192)), ((256, 192), 1, (1, 256, 192)), ((3, 256, 192), 3, (3, 256, 192)),
+    ([4, 32, 24], 3, (4, 32, 24)), ("3x64x48", 3, (3, 64, 48)),
+])
+def test_parse_size_accepted_forms(value, channels, expected):
+    from archlab.spec import parse_size
+    assert parse_size(value, channels=channels) == expected
+
+
+@pytest.mark.parametrize("value, channels, message", [
+    ("big", None, r"input_size: expected HEIGHTxWIDTH such as 256x192, got 'big'"),
+    ("256x", None, r"input_size: expected HEIGHTxWIDTH"),
+    ("3x256x192", None, r"input_size: expected HEIGHTxWIDTH such as"),   # channels only where asked for
+    ("2by2", 3, r"input_size: expected HEIGHTxWIDTH or CHANNELSxHEIGHTxWIDTH"),
+    ([256], None, r"input_size: expected \[height, width\], got \[256\]"),
+    ((3, 256, 192), None, r"input_size: expected \[height, width\], got"),
+    ((1, 2, 3, 4), 3, r"expected \[height, width\] or \[channels, height, width\]"),
+    (None, None, r"input_size: expected \[height, width\], got None"),
+    ([0, 192], None, r"input_size: expected positive integers, got \[0, 192\]"),
+    ([-4, 8], 3, r"expected positive integers, got \[-4, 8\]"),
+    ([128.0, 96], None, r"expected positive integers"),
+    ([True, 96], None, r"expected positive integers"),
+    ("-4x8", None, r"expected HEIGHTxWIDTH"),
+])
+def test_parse_size_errors_name_the_field(value, channels, message):
+    from archlab.spec import parse_size
+    with pytest.raises(SpecError, match=message):
+        parse_size(value, channels=channels)
+
+
+def test_every_size_entry_point_is_the_one_parser():
+    """The training config and the counters accept the same forms and say the same thing,
+    under their own error type / field name."""
+    from archlab.cost.counters import parse_input_size
+    from archlab.spec import parse_size
+    from archlab.train.config import ConfigError, TrainConfig
+    from archlab.train.config import parse_size as config_parse_size
+    for value in ("96x64", [96, 64], (96, 64), "96 X 64"):
+        assert config_parse_size(value) == parse_size(value) == (96, 64)
+        assert TrainConfig(input_size=value).input_size == (96, 64)
+        assert parse_input_size(value) == (3, 96, 64) and parse_input_size(value, 1) == (1, 96, 64)
+    assert parse_input_size((2, 96, 64)) == (2, 96, 64)
+    with pytest.raises(ConfigError, match=r"input_size: expected HEIGHTxWIDTH such as 256x192, got 'big'"):
+        TrainConfig(input_size="big")
+    with pytest.raises(ConfigError, match=r"input_size: expected positive integers, got \[0, 8\]"):
+        config_parse_size([0, 8])
+    with pytest.raises(ValueError, match=r"input size: expected positive integers, got \[3, 0, 8\]"):
+        parse_input_size((3, 0, 8))
+    with pytest.raises(SpecError, match=r"input_size: expected HEIGHTxWIDTH"):
+        NetworkSpec.from_dict(hrnet(8).to_dict()).replace(input_size="8by8")

@@ -17,6 +17,9 @@ from typing import Any
 
 import yaml
 
+from ..spec import SpecError
+from ..spec import parse_size as _parse_size
+
 __all__ = ["TrainConfig", "ConfigError", "parse_size", "DATASETS", "DEVICES"]
 
 DATASETS = ("lspet", "coco", "mpii")
@@ -28,23 +31,12 @@ class ConfigError(ValueError):
 
 
 def parse_size(value, what: str = "input_size") -> tuple[int, int]:
-    """``'128x96'``, ``[128, 96]`` or ``(128, 96)`` -> ``(128, 96)`` (height, width)."""
-    if isinstance(value, str):
-        parts = value.lower().replace("×", "x").split("x")
-        if len(parts) != 2:
-            raise ConfigError(f"{what}: expected HEIGHTxWIDTH such as 128x96, got {value!r}")
-        try:
-            value = tuple(int(p) for p in parts)
-        except ValueError:
-            raise ConfigError(f"{what}: expected HEIGHTxWIDTH such as 128x96, got {value!r}") from None
-    if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise ConfigError(f"{what}: expected [height, width], got {value!r}")
-    out = []
-    for v in value:
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise ConfigError(f"{what}: expected two positive integers, got {list(value)!r}")
-        out.append(v)
-    return out[0], out[1]
+    """``'128x96'``, ``[128, 96]`` or ``(128, 96)`` -> ``(128, 96)``: :func:`archlab.spec.parse_size`,
+    raising :class:`ConfigError`."""
+    try:
+        return _parse_size(value, what)
+    except SpecError as e:
+        raise ConfigError(str(e)) from None
 
 
 @dataclass(frozen=True)
