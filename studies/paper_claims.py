@@ -6,14 +6,20 @@ Tables 1-3; plus two figures (ratio vs channel count; where the parameters and m
     python studies/paper_claims.py --out reports
 
 writes ``reports/paper_claims.md`` and ``reports/paper_claims/`` (CSVs, PNG + SVG + JSON figures).
-The checks live in :mod:`archlab.cost.claims` and :mod:`archlab.cost.claims_tables`; the report
-and figures are written by :mod:`archlab.claims_report`.
+The study is the package ``studies/paper_claims/`` beside this script: the checks in
+``equations.py`` (eqs. 8-14) and ``network.py`` (reductions, Tables 1-3, where the cost goes) against
+the printed figures of ``tables.py``; the report and figures are written by ``write.py``.
 """
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from archlab.claims_report import run_study
+# the package studies/paper_claims/ (a folder wins over this same-named script on import)
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from paper_claims.write import run_study  # noqa: E402
 
 
 def main(argv=None) -> dict:

@@ -1,10 +1,14 @@
-"""The paper-claims study (archlab.cost.claims, studies/paper_claims.py): closed forms against the
-real modules, eq. (14)'s limit, the reductions against what the zoo gives, the report and figures."""
+"""The paper-claims study (the package studies/paper_claims/, run by studies/paper_claims.py): closed
+forms against the real modules, eq. (14)'s limit, the reductions against what the zoo gives, the
+printed tables as data, the report and figures."""
 from __future__ import annotations
 
+import csv
+import doctest
 import importlib.util
 import json
 import math
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,9 +17,13 @@ import sympy as sp
 
 import archlab
 from archlab.blocks.attention import eca_kernel_size
-from archlab.cost import claims as cl
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "studies"))
+from paper_claims import equations as eq  # noqa: E402  (the study package lives in studies/)
+from paper_claims import network as net  # noqa: E402
+from paper_claims import tables as tb  # noqa: E402
+
 EVEN_CS = (4, 6, 10, 18, 22, 30, 32, 40, 46, 48, 64, 126, 128, 130, 256)
 
 
@@ -25,59 +33,59 @@ def _gflops_from_ops(name):
 
 
 @pytest.mark.parametrize("c", EVEN_CS)
-@pytest.mark.parametrize("convention", cl.CONVENTIONS)
+@pytest.mark.parametrize("convention", eq.CONVENTIONS)
 def test_closed_forms_equal_real_modules(c, convention):
-    subs = {cl.C: c, cl.K: 3, cl.KP: 3, cl.KE: cl.eca_kernel_closed_form(c)}
-    assert int(cl.scr_params(convention, c % 4).subs(subs)) == cl.module_params("scr", c, convention)
-    assert int(cl.basic_params(convention).subs(subs)) == cl.module_params("basic", c, convention)
+    subs = {eq.C: c, eq.K: 3, eq.KP: 3, eq.KE: eq.eca_kernel_closed_form(c)}
+    assert int(eq.scr_params(convention, c % 4).subs(subs)) == eq.module_params("scr", c, convention)
+    assert int(eq.basic_params(convention).subs(subs)) == eq.module_params("basic", c, convention)
 
 
 @pytest.mark.parametrize("c", (18, 32, 64, 130))
 def test_full_convention_is_every_parameter(c):
     from archlab.blocks import SCR, BasicBlock
-    assert cl.module_params("scr", c, "full") == sum(p.numel() for p in SCR(c, c).parameters())
-    assert cl.module_params("basic", c, "full") == sum(p.numel() for p in BasicBlock(c, c).parameters())
-    assert cl.ratio_value("full", c) == Fraction(cl.module_params("scr", c, "full"), cl.module_params("basic", c, "full"))
+    assert eq.module_params("scr", c, "full") == sum(p.numel() for p in SCR(c, c).parameters())
+    assert eq.module_params("basic", c, "full") == sum(p.numel() for p in BasicBlock(c, c).parameters())
+    assert eq.ratio_value("full", c) == Fraction(eq.module_params("scr", c, "full"), eq.module_params("basic", c, "full"))
 
 
 def test_eca_kernel_closed_form_matches_eq5_rule():
-    pw = cl.eca_kernel_piecewise()
+    pw = eq.eca_kernel_piecewise()
     for c in range(1, 5000):
-        assert cl.eca_kernel_closed_form(c) == eca_kernel_size(c)
+        assert eq.eca_kernel_closed_form(c) == eca_kernel_size(c)
     for c in (1, 7, 8, 127, 128, 2047, 2048, 32767):
-        assert int(pw.subs(cl.C, c)) == eca_kernel_size(c)
+        assert int(pw.subs(eq.C, c)) == eca_kernel_size(c)
 
 
 def test_limit_is_19_over_36_and_paper_deviations():
-    for conv in cl.CONVENTIONS:
-        assert cl.ratio_limit(conv) == sp.Rational(19, 36)
-    dev = cl.paper_formula_deviation()
-    assert sp.simplify(dev["ratio_k3"] - (sp.Rational(19, 36) + 1 / (2 * cl.C))) == 0
+    for conv in eq.CONVENTIONS:
+        assert eq.ratio_limit(conv) == sp.Rational(19, 36)
+    dev = eq.paper_formula_deviation()
+    assert sp.simplify(dev["ratio_k3"] - (sp.Rational(19, 36) + 1 / (2 * eq.C))) == 0
     assert dev["constant"] == sp.Rational(19, 36) and round(dev["constant_float"], 2) == 0.53
     assert dev["inv_c_coefficient"] == sp.Rational(1, 2)
     assert dev["eq12_simplification_correct"] is True
     # eq. (12) as printed equals the 'paper' closed form for c = 0 (mod 4)
-    assert sp.expand(cl.paper_eq12() - cl.scr_params("paper", 0)) == 0
+    assert sp.expand(eq.paper_eq12() - eq.scr_params("paper", 0)) == 0
 
 
 def test_ratio_check_table_all_equal():
-    t = cl.ratio_check_table()
+    t = eq.ratio_check_table()
     assert list(t.c) == [18, 32, 40, 48, 64, 128, 256]
-    assert t[[f"{c}_equal" for c in cl.CONVENTIONS]].all().all()
+    assert t[[f"{c}_equal" for c in eq.CONVENTIONS]].all().all()
     r32 = t.set_index("c").loc[32]
     assert r32.ratio_paper == pytest.approx(19 / 36 + 1 / 64)
     assert r32.ratio_paper_stated == pytest.approx(0.52 + 0.25 / 32)
 
 
 def test_equation_checks_match_count():
-    eqs = cl.equation_checks()
+    eqs = eq.equation_checks()
     checked = eqs[eqs.equal.notna()]
     assert len(checked) > 20 and checked.equal.all()
     assert set(eqs.c) == {32, 64, 128, 256}
 
 
 def test_reductions_are_what_the_zoo_gives():
-    red = cl.reductions()
+    red = net.reductions()
     for ds in ("coco", "mpii"):
         s, h = archlab.count(f"sdhrnet_{ds}"), archlab.count(f"hrnet_w32_{ds}")
         row = red[(red.quantity == "params") & red.source.str.contains(ds.upper() + " ")].iloc[0]
@@ -91,7 +99,7 @@ def test_reductions_are_what_the_zoo_gives():
 
 
 def test_paper_table_rows():
-    t = cl.paper_table_rows().set_index(["table", "row"])
+    t = net.paper_table_rows().set_index(["table", "row"])
     for (table, row), r in t.iterrows():
         assert r.archlab_params == archlab.count(r.model).params
         assert r.hrnet_paper_GFLOPs == pytest.approx(_gflops_from_ops(r.model), abs=1e-4)
@@ -105,9 +113,9 @@ def test_paper_table_rows():
 
 
 def test_table_counts_count_the_dasp_row_once_per_reading():
-    t = cl.paper_table_rows()
-    assert len(t) == len(cl.PAPER_TABLES) == 13       # 12 printed rows, Table 3's DASP row read two ways
-    counts = cl.table_counts(t)
+    t = net.paper_table_rows()
+    assert len(t) == len(tb.PAPER_TABLES) == 13       # 12 printed rows, Table 3's DASP row read two ways
+    counts = net.table_counts(t)
     assert counts["literal"] == {"rows": 12, "reproduced": 10, "fitted": 3}
     assert counts["favourable"] == {"rows": 12, "reproduced": 11, "fitted": 4}
     by_model = t.drop_duplicates("model").set_index("model")
@@ -122,7 +130,7 @@ def test_table_counts_count_the_dasp_row_once_per_reading():
 
 @pytest.mark.parametrize("name", ["hrnet_w32_coco", "sdhrnet_coco"])
 def test_cost_groups_add_up(name):
-    g = cl.cost_groups(name)
+    g = net.cost_groups(name)
     r = archlab.count(name)
     assert int(g.params.sum()) == r.params
     assert int(g.macs.sum()) == sum(o.macs for o in r.ops if o.op in ("conv", "linear"))
@@ -132,13 +140,13 @@ def test_cost_groups_add_up(name):
 
 def test_validation_errors():
     with pytest.raises(ValueError):
-        cl.ratio_value("paper", 33)
+        eq.ratio_value("paper", 33)
     with pytest.raises(ValueError):
-        cl.scr_params("nope")
+        eq.scr_params("nope")
     with pytest.raises(ValueError):
-        cl.scr_params("paper", residue=1)
+        eq.scr_params("paper", residue=1)
     with pytest.raises(ValueError):
-        cl.eca_kernel_closed_form(0)
+        eq.eca_kernel_closed_form(0)
 
 
 def test_study_writes_report_and_figures(tmp_path):
@@ -165,7 +173,54 @@ def test_study_writes_report_and_figures(tmp_path):
     assert a["axes"][0]["ylabel"] == "parameter ratio P_SCR / P_Basic"
     assert a["axes"][0]["xscale"] == "log"
     assert a["limit"] == pytest.approx(19 / 36)
+    dots = next(x for x in a["axes"][0]["artists"] if x["label"] == "real SCR / BasicBlock parameter counts")
+    assert dots["x"] == [18, 32, 40, 48, 64, 128, 256, 512, 1024]
+    assert dots["y"] == [pytest.approx(eq.module_params("scr", c, "full") / eq.module_params("basic", c, "full"))
+                         for c in (18, 32, 40, 48, 64, 128, 256, 512, 1024)]
     b = json.loads((sub / "fig_cost_breakdown.json").read_text())
     assert [ax["xlabel"] for ax in b["axes"]] == ["parameters [M = 10^6]",
                                                   "conv + linear multiply-adds [G = 2^30, hrnet_paper]"]
     assert sum(b["params_M"]["sdhrnet_coco"]) == pytest.approx(archlab.count("sdhrnet_coco").params / 1e6)
+
+
+def test_study_doctests_run():
+    """The study's docstring examples (studies/ is outside pytest's --doctest-modules) are checked here."""
+    for mod in (eq, net):
+        res = doctest.testmod(mod)
+        assert res.attempted > 0 and res.failed == 0, mod.__name__
+
+
+def test_printed_tables_are_data_and_agree_with_the_paper_points():
+    assert [r.row for r in tb.PAPER_TABLES if r.table == "Table 2 (COCO)"] == [
+        "HRNet-W32", "Lite-HRNet-18", "Lite-HRNet-30", "SDHRNet"]
+    assert tb.paper_row("Table 2 (COCO)", "Lite-HRNet-18").GFLOPs == "0.2"      # printed precision kept as text
+    # Tables 1-2 are also in the figures' reference points (archlab/plots/paper_points.csv): the same numbers
+    with open(ROOT / "archlab" / "plots" / "paper_points.csv", newline="") as f:
+        points = {(int(r["table"]), r["backbone"]): r for r in csv.DictReader(x for x in f if not x.startswith("#"))}
+    checked = 0
+    for r in tb.PAPER_TABLES:
+        n = int(r.table.split()[1])
+        if n in (1, 2):
+            pt = points[(n, r.row)]
+            assert (float(pt["params_m"]), float(pt["gflops"]), pt["gflops_convention"]) == (
+                float(r.params_M), float(r.GFLOPs), r.convention), r
+            checked += 1
+    assert checked == 8
+    with pytest.raises(KeyError, match="no row 'nope'"):
+        tb.paper_row("Table 1 (MPII)", "nope")
+
+
+def test_read_paper_tables_names_bad_columns(tmp_path):
+    bad = tmp_path / "t.csv"
+    bad.write_text("# comment\ntable,row,model,params,GFLOPs,convention\nT,R,m,1.0,2.0,hrnet_paper\n")
+    with pytest.raises(ValueError, match="columns must be"):
+        tb.read_paper_tables(bad)
+
+
+def test_printed_reductions_come_from_the_tables():
+    red = net.reductions().set_index("source")
+    t3 = red.loc["printed, Table 3 (SDHRNet COCO vs HRNet row)"]
+    assert (t3.sdhrnet_value, t3.hrnet_value) == (4.5, 9.5) and t3.reduction == pytest.approx(1 - 4.5 / 9.5)
+    p = red.loc["printed, Tables 1-3"]
+    assert (p.SDHRNet, p.HRNet, p.unit) == ("16.8 M", "28.5 M", "M parameters")
+    assert bool(p.matches_41pct)

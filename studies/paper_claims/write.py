@@ -1,20 +1,22 @@
-"""The SDHRNet paper's cost claims study: ``reports/paper_claims.md``, its CSVs and its figures.
-
-The checks live in :mod:`archlab.cost.claims` (eqs. 8-14) and :mod:`archlab.cost.claims_tables`
-(reductions, Tables 1-3, where the cost goes); this module, at the report layer, draws the two
-figures and writes the report. Run it as ``python studies/paper_claims.py --out reports``.
+"""The paper-claims report: ``OUT/paper_claims.md``, its CSVs and its two figures (PNG + SVG +
+JSON, via :func:`archlab.plots.save_figure`) under ``OUT/paper_claims/``, from the numbers
+:func:`compute.collect` gathers. Run it as ``python studies/paper_claims.py --out reports``.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
 
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 import sympy as sp
 
-from .cost.claims import (CONVENTION_TEXT, CONVENTIONS, KP, C, K, basic_params, eca_kernel_piecewise, equation_checks,
-                          paper_formula_deviation, ratio, ratio_check_table, ratio_curves, ratio_limit, scr_params)
-from .cost.claims_tables import (HRNET_PAPER_DIVISOR, _count, breakdown_table, convention_table, cost_groups, gflops,
-                                 paper_table_rows, reductions, table_counts)
+from archlab.plots import save_figure  # (it selects matplotlib's non-interactive Agg backend)
+
+from .compute import collect
+from .equations import CONVENTION_TEXT, CONVENTIONS, C, eca_kernel_piecewise
+from .network import HRNET_PAPER_DIVISOR
 
 __all__ = ["STUDY_COMMAND", "run_study", "plot_ratio", "plot_breakdown"]
 
@@ -24,14 +26,9 @@ STUDY_COMMAND = "python studies/paper_claims.py --out reports"
 # ----------------------------------------------------------------------------------------------
 # figures
 
-def plot_ratio(path, c_min: int = 8, c_max: int = 1024) -> list:
-    """Figure (a): SCR / BasicBlock parameter ratio against ``c`` (log x). PNG + SVG + JSON."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    from .plots import save_figure
-    d = ratio_curves(c_min, c_max)
+def plot_ratio(path, d: dict, c_min: int = 8, c_max: int = 1024) -> list:
+    """Figure (a): SCR / BasicBlock parameter ratio against ``c`` (log x), from the curves ``d`` of
+    :func:`equations.ratio_curves` over ``c_min..c_max``. PNG + SVG + JSON."""
     sns.set_theme(style="whitegrid", context="notebook")
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     ax.plot(d["c"], d["paper_formula"], c="#00798c", lw=2, label="paper's eqs. (12)/(13): 19/36 + 1/(2c)")
@@ -52,26 +49,25 @@ def plot_ratio(path, c_min: int = 8, c_max: int = 1024) -> list:
     return save_figure(fig, path, d)
 
 
-def plot_breakdown(path, models=("hrnet_w32_coco", "sdhrnet_coco")) -> list:
-    """Figure (b): where the parameters and the multiply-adds go, model beside model, by group
-    (:func:`cost_groups`). PNG + SVG + JSON."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    import seaborn as sns
-    from .plots import save_figure
-    tables = {m: cost_groups(m) for m in models}
+def _group_order(tables: dict, models) -> list[str]:
+    """The groups of every model's :func:`network.cost_groups` table in one order, the richest
+    model's first (SDHRNet has SEM), each other group after the one it follows in its own table."""
     order: list[str] = []
-    for m in reversed(models):                     # the richest model first (SDHRNet has SEM)
-        for g in tables[m].index:
+    for m in reversed(models):
+        prev = list(tables[m].index)
+        for i, g in enumerate(prev):
             if g not in order:
-                pos = len(order)
-                prev = list(tables[m].index)
-                i = prev.index(g)
-                if i > 0 and prev[i - 1] in order:
-                    pos = order.index(prev[i - 1]) + 1
+                pos = order.index(prev[i - 1]) + 1 if i > 0 and prev[i - 1] in order else len(order)
                 order.insert(pos, g)
+    return order
+
+
+def plot_breakdown(path, tables: dict, totals: dict) -> list:
+    """Figure (b): where the parameters and the multiply-adds go, model beside model, by group:
+    ``tables[model]`` is its :func:`network.cost_groups` table, ``totals[model]`` its (parameters,
+    hrnet_paper GFLOPs). PNG + SVG + JSON."""
+    models = list(tables)
+    order = _group_order(tables, models)
     sns.set_theme(style="whitegrid", context="notebook")
     fig, axes = plt.subplots(1, 2, figsize=(12, 0.36 * len(order) + 1.8), sharey=True)
     y = np.arange(len(order))
@@ -85,9 +81,9 @@ def plot_breakdown(path, models=("hrnet_w32_coco", "sdhrnet_coco")) -> list:
         data["params_M"][m] = pm
         data["GMACs_2^30"][m] = gm
         off = (j - (len(models) - 1) / 2) * hgt
-        r = _count(m)
-        axes[0].barh(y + off, pm, height=hgt, color=colors[j % 4], label=f"{m} ({r.params / 1e6:.2f} M)")
-        axes[1].barh(y + off, gm, height=hgt, color=colors[j % 4], label=f"{m} ({gflops(r):.2f})")
+        params, gflops = totals[m]
+        axes[0].barh(y + off, pm, height=hgt, color=colors[j % 4], label=f"{m} ({params / 1e6:.2f} M)")
+        axes[1].barh(y + off, gm, height=hgt, color=colors[j % 4], label=f"{m} ({gflops:.2f})")
     axes[0].set_yticks(y, order)
     axes[0].invert_yaxis()
     axes[0].set_xlabel("parameters [M = 10^6]")
@@ -119,7 +115,6 @@ def _cell(v, floatfmt: str) -> str:
 
 def _equation_summary(eqs):
     """:func:`equation_checks` pivoted: one row per (equation, quantity), one column per branch."""
-    import pandas as pd
     rows: dict = {}
     for _, r in eqs.iterrows():
         key = (r.equation, r.quantity)
@@ -160,46 +155,8 @@ def _sym(e) -> str:
 # ----------------------------------------------------------------------------------------------
 # the study
 
-def _collect() -> SimpleNamespace:
-    """Every number the report states, computed once."""
-    d = SimpleNamespace()
-    d.dev = paper_formula_deviation()
-    d.checks = ratio_check_table()
-    if not d.checks[[f"{c}_equal" for c in CONVENTIONS]].all().all():
-        raise RuntimeError("a closed form differs from the real module's parameter count")
-    d.eqs = equation_checks()
-    d.limits = {c: ratio_limit(c) for c in CONVENTIONS}
-    d.forms = {(conv, res): (scr_params(conv, res).subs({K: 3, KP: 3}), basic_params(conv).subs(K, 3),
-                             ratio(conv, res)) for conv in CONVENTIONS for res in (0, 2)}
-    # network level: SCR-for-BasicBlock swap over stages 2-4
-    d.br = breakdown_table()
-    d.blk = d.br[d.br["group"].str.contains("branch")].groupby("model")[["params", "macs"]].sum()
-    d.block_ratio_params = d.blk.loc["sdhrnet_coco", "params"] / d.blk.loc["hrnet_w32_coco", "params"]
-    d.block_ratio_macs = d.blk.loc["sdhrnet_coco", "macs"] / d.blk.loc["hrnet_w32_coco", "macs"]
-    d.red = red = reductions()
-    d.tables = paper_table_rows()
-    d.conv_t = convention_table()
-    d.c32 = d.checks.set_index("c").loc[32]
-
-    def one(quantity, source):
-        return red[(red.quantity == quantity) & (red.source == source)].iloc[0]
-    d.g_coco, d.g_mpii = one("GFLOPs", "archlab, COCO 256x192"), one("GFLOPs", "archlab, MPII 256x256")
-    d.p_coco, d.p_mpii = one("params", "archlab, COCO 256x192"), one("params", "archlab, MPII 256x256")
-    d.g_t2 = red[red.source == "printed, Table 2 (COCO)"].iloc[0]
-    d.g_t1 = red[red.source == "printed, Table 1 (MPII)"].iloc[0]
-    d.g_mix = red[red.source.str.startswith("archlab, mixed")].iloc[0]
-    d.g_t3 = red[red.source.str.startswith("printed, Table 3")].iloc[0]
-    d.p_pr = red[red.source == "printed, Tables 1-3"].iloc[0]
-    counts = table_counts(d.tables)
-    d.lit, d.fav = counts["literal"], counts["favourable"]
-    d.n_indep = d.fav["reproduced"] - d.fav["fitted"]
-    d.lite_missing = d.tables["archlab_GFLOPs"].isna().any()
-    return d
-
-
 def _write_data(d, sub: Path) -> list:
     """The CSVs and the two figures under ``sub``; returns the figure files."""
-    import pandas as pd
     d.checks.to_csv(sub / "eq14_ratio_checks.csv", index=False)
     d.eqs.to_csv(sub / "eq8_13_term_checks.csv", index=False)
     d.red.to_csv(sub / "reductions.csv", index=False)
@@ -209,7 +166,8 @@ def _write_data(d, sub: Path) -> list:
     pd.DataFrame([{"convention": conv, "c_mod_4": res, "P_SCR": str(f[0]), "P_Basic": str(f[1]),
                    "ratio": str(f[2]), "limit": str(d.limits[conv])} for (conv, res), f in d.forms.items()]
                  ).to_csv(sub / "eq14_closed_forms.csv", index=False)
-    return [*plot_ratio(sub / "fig_ratio_vs_channels"), *plot_breakdown(sub / "fig_cost_breakdown")]
+    return [*plot_ratio(sub / "fig_ratio_vs_channels", d.curves),
+            *plot_breakdown(sub / "fig_cost_breakdown", d.groups, d.totals)]
 
 
 def _head(d) -> list:
@@ -218,9 +176,9 @@ def _head(d) -> list:
     p_coco, p_mpii, g_mpii, g_coco, g_t2 = d.p_coco, d.p_mpii, d.g_mpii, d.g_coco, d.g_t2
     L = []
     L += ["# The SDHRNet paper's cost claims, checked", "",
-          f"Regenerate: `{STUDY_COMMAND}` (CPU, seconds). Logic: `archlab/cost/claims.py` (eqs. 8-14), "
-          "`archlab/cost/claims_tables.py` (reductions, tables, breakdown), `archlab/claims_report.py` (this report); "
-          "tests: `python -m pytest tests/test_claims.py`.", "",
+          f"Regenerate: `{STUDY_COMMAND}` (CPU, seconds). Logic: `studies/paper_claims/`: `equations.py` "
+          "(eqs. 8-14), `network.py` (reductions, tables, breakdown) against `tables.py` (the printed figures), "
+          "`write.py` (this report); tests: `python -m pytest tests/test_claims.py`.", "",
           "Paper: Li et al., *Lightweight Multi-Resolution Network for Human Pose Estimation*, CMES 2023 "
           "(§3.1 eqs. 8-14, §4.3 Tables 1-2, §4.4 Table 3).", "",
           "**Units and conventions.** *params* are parameter counts (`sum(p.numel())` of the built module; "
@@ -358,7 +316,7 @@ def _reductions(d) -> list:
 
 def _tables(d) -> list:
     """Section 3: Tables 1-3's cost columns, how to count them, fitted rows, conventions."""
-    tables, lit, fav, n_indep, lite_missing, conv_t = d.tables, d.lit, d.fav, d.n_indep, d.lite_missing, d.conv_t
+    tables, lit, fav, n_indep, conv_t = d.tables, d.lit, d.fav, d.n_indep, d.conv_t
     L = []
     L += ["## 3. Tables 1-3: cost columns", "",
           "archlab's figure beside the paper's. `archlab_params_M` is params / 10^6; a match means archlab's "
@@ -392,9 +350,6 @@ def _tables(d) -> list:
               f"{r.model} {r.hrnet_paper_GFLOPs:.3f}" for _, r in tables.iterrows() if r.row.startswith("Lite"))
           + " -- at the printed precision of Table 2 (one decimal) these also round to 0.2 / 0.3, but not to "
             "Table 1's 0.27 / 0.42: Lite-HRNet's figures are in its own convention (`litehrnet_paper`), not HRNet's.", ""]
-    if lite_missing:
-        L += ["*Note: the `litehrnet_paper` profile was not available when this report was generated; the "
-              "Lite-HRNet GFLOPs rows are marked not reproduced for that reason only.*", ""]
     L += ["### Which convention the 'GFLOPs' are in", "",
           _md(conv_t, floatfmt=".4f"), "",
           "Only conv + linear MACs / 2^30 reproduces HRNet's 7.1 (W32) and 14.6 (W48) and the paper's 4.5 / 6.0.", ""]
@@ -404,7 +359,6 @@ def _tables(d) -> list:
 
 def _breakdown(d) -> list:
     """Section 4: where the parameters and multiply-adds go; the file list."""
-    import pandas as pd
     br, blk = d.br, d.blk
     L = []
     L += ["## 4. Where SDHRNet's and HRNet-W32's parameters and multiply-adds go", "",
@@ -450,7 +404,7 @@ def run_study(out) -> dict:
     out = Path(out)
     sub = out / "paper_claims"
     sub.mkdir(parents=True, exist_ok=True)
-    d = _collect()
+    d = collect()
     figures = _write_data(d, sub)
     lines = [*_head(d), *_eq14_forms(d), *_eq14_deviations(d), *_reductions(d), *_tables(d), *_breakdown(d)]
     report = out / "paper_claims.md"

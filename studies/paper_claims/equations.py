@@ -1,25 +1,14 @@
-"""The SDHRNet paper's cost claims, checked against archlab's modules and analytic counts.
+"""Eqs. (8)-(14) of the SDHRNet paper: the SCR / BasicBlock parameter ratio, checked.
 
-Li et al., *Lightweight Multi-Resolution Network for Human Pose Estimation* (CMES 2023) make
-four kinds of cost claim; each has a function (the study ``studies/paper_claims.py`` writes
-them into ``reports/paper_claims.md``):
-
-1. **Eqs. (8)-(14)**: the SCR / BasicBlock parameter ratio, "``r = 0.52 + 0.25/c ~ 0.52``".
-   :func:`scr_params` / :func:`basic_params` give the closed forms (sympy) under three counting
-   conventions (:data:`CONVENTIONS`): ``'paper'`` (convolution weights plus the SE's
-   ``2 c c/4`` fully connected weights -- exactly eq. 12, no BN, no biases, no ECA),
-   ``'bn'`` (plus BatchNorm's weight and bias) and ``'full'`` (every parameter of the module
-   archlab builds: plus the SE biases and the ECA kernel). :func:`ratio_check_table` compares
-   them with the real :class:`~archlab.blocks.SCR` and :class:`~archlab.blocks.BasicBlock`;
-   :func:`equation_checks` checks eqs. (8)-(13) term by term against :func:`archlab.count`.
-   :func:`ratio_curves` gives the curves of the ratio figure.
-2. **"41% fewer parameters, 36% (36.6%) less complexity" than HRNet**: :func:`reductions`.
-3. **Tables 1-3 cost columns**: :func:`paper_table_rows` (which reading of Table 3's DASP row,
-   which rows are fitted: :func:`table_counts`, :func:`fitted_parts`).
-4. **Where the parameters and multiply-adds go**: :func:`cost_groups`.
-
-Items 2-4 live in :mod:`archlab.cost.claims_tables` and are re-exported here; the report and its
-figures are written by :mod:`archlab.claims_report` (the report layer).
+Li et al., *Lightweight Multi-Resolution Network for Human Pose Estimation* (CMES 2023), claim
+"``r = 0.52 + 0.25/c ~ 0.52``". :func:`scr_params` / :func:`basic_params` give the closed forms
+(sympy) under three counting conventions (:data:`CONVENTIONS`): ``'paper'`` (convolution weights
+plus the SE's ``2 c c/4`` fully connected weights -- exactly eq. 12, no BN, no biases, no ECA),
+``'bn'`` (plus BatchNorm's weight and bias) and ``'full'`` (every parameter of the module archlab
+builds: plus the SE biases and the ECA kernel). :func:`ratio_check_table` compares them with the
+real :class:`~archlab.blocks.SCR` and :class:`~archlab.blocks.BasicBlock`; :func:`equation_checks`
+checks eqs. (8)-(13) term by term against :func:`archlab.count`; :func:`ratio_curves` gives the
+curves of the ratio figure.
 
 The closed forms depend on ``c mod 4`` (the SE's hidden width is ``c // 4``; the paper writes
 ``c/4``) and on the ECA kernel ``k_e(c)`` of eq. (5), a step function of ``c``
@@ -30,17 +19,18 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import numpy as np
+import pandas as pd
 import sympy as sp
+from torch import nn
 
-from .claims_tables import (DASP_ROW_READINGS, HRNET_PAPER_DIVISOR, PAPER_TABLES, breakdown_table, convention_table,
-                            cost_groups, fitted_parts, gflops, paper_table_rows, reductions, table_counts)
+from archlab.blocks import SCR, BasicBlock
+from archlab.cost.analytic import count
 
 __all__ = ["C", "K", "KP", "KE", "CONVENTIONS", "CONVENTION_TEXT", "eca_kernel_closed_form", "eca_kernel_piecewise",
            "sc_conv_params", "scr_params", "basic_params", "paper_eq12", "paper_eq14_stated", "ratio", "ratio_value",
-           "ratio_limit", "module_param_breakdown", "module_params", "ratio_check_table", "equation_checks",
-           "paper_formula_deviation", "gflops", "reductions", "PAPER_TABLES", "paper_table_rows", "cost_groups",
-           "DASP_ROW_READINGS", "fitted_parts", "table_counts",
-           "breakdown_table", "convention_table", "ratio_curves", "HRNET_PAPER_DIVISOR"]
+           "ratio_limit", "paper_formula_deviation", "module_param_breakdown", "module_params", "ratio_check_table",
+           "equation_checks", "ratio_curves"]
 
 #: symbols: channel count ``c``, kernel ``k`` of the regular convolution, ``k'`` of the depthwise
 #: ("cheap") convolution, and the ECA kernel ``k_e`` (eq. 5's ``k_c2``).
@@ -55,8 +45,6 @@ CONVENTION_TEXT = {
     "bn": "'paper' + BatchNorm weight and bias (2 per channel of every BN)",
     "full": "every parameter of the module archlab builds: 'bn' + SE biases (c/4 + c) + the ECA kernel k_e",
 }
-
-#: HRNet's "GFLOPs" are convolution + linear multiply-adds divided by this (see the README).
 
 
 def _check_convention(convention: str) -> None:
@@ -202,8 +190,6 @@ def module_param_breakdown(block: str, c: int) -> dict[str, int]:
     (``'basic'``), built on the meta device, by kind: ``conv_weight`` (2-D convolutions),
     ``conv_bias``, ``linear_weight``, ``linear_bias``, ``bn`` (weight + bias), ``eca`` (the
     1-D convolution) and ``total`` (``sum(p.numel() for p in m.parameters())``)."""
-    from torch import nn
-    from ..blocks import SCR, BasicBlock
     if block not in ("scr", "basic"):
         raise ValueError(f"module_param_breakdown: block must be 'scr' or 'basic', got {block!r}")
     m = (SCR if block == "scr" else BasicBlock)(c, c, device="meta")
@@ -245,7 +231,6 @@ def ratio_check_table(cs=(18, 32, 40, 48, 64, 128, 256), *, k: int = 3, kp: int 
     """One row per ``c``: closed form vs real module under each convention (SCR and BasicBlock
     parameter counts, equality), the exact ratios, the paper's stated ``0.52 + 0.25/c`` and the
     paper-formula value ``19/36 + 1/(2c)``. Raises if a closed form differs from its module."""
-    import pandas as pd
     rows = []
     for c in cs:
         if not isinstance(c, int) or c < 2 or c % 2:
@@ -292,73 +277,76 @@ def equation_checks(model: str = "sdhrnet_coco", reference: str = "hrnet_w32_coc
     from :func:`archlab.count`'s op records at the model's input size. One row per
     (equation, quantity, branch): the paper's formula value, archlab's figure, whether they
     are equal, and a note."""
-    import pandas as pd
-    from .analytic import count
     rep, ref = count(model), count(reference)
     spec = rep.spec
     i = len(spec.stages) - 1 if stage is None else stage
     if spec.stages[i].block != "scr" or ref.spec.stages[i].block != "basic":
         raise ValueError(f"equation_checks: stage {i} of {model!r} must use SCR and of {reference!r} BasicBlock")
     rows = []
-
-    def add(eq, quantity, c, hw, paper, archlab_value, note=""):
-        rows.append({"equation": eq, "quantity": quantity, "c": c, "HxW": f"{hw[0]}x{hw[1]}",
-                     "paper_formula": paper, "archlab": archlab_value,
-                     "equal": (paper == archlab_value) if paper is not None else None, "note": note})
-
-    for b in range(len(spec.stages[i].widths)):
+    for b, c in enumerate(spec.stages[i].widths):
         path = f"stages.{i}.0.branches.{b}.0"
         ops = _ops_under(rep, path)
         if not ops:
             raise RuntimeError(f"equation_checks: no ops recorded under {path!r}")
-        c = spec.stages[i].widths[b]
-        conv0 = [o for o in ops if o.op == "conv" and o.module.startswith(path + ".units.0.")]
-        prim = [o for o in conv0 if ".primary." in o.module]
-        cheap = [o for o in conv0 if ".cheap." in o.module]
         h, w = _branch_hw(rep, i, b)
-        hw = (h, w)
-        hwn = h * w
-        ps_paper = int(sc_conv_params(c, k, kp))
-        add("(8)", "P_s: SC conv weights (primary kxk + depthwise k'xk')", c, hw, ps_paper,
-            sum(_weight_params(o) for o in conv0), "primary c*(c/2)*k^2 + depthwise k'^2*c/2")
-        add("(8)", "P_s, depthwise term k'^2*c/2", c, hw, kp ** 2 * c // 2, sum(_weight_params(o) for o in cheap))
-        add("(9)", "G_s: SC conv MACs at stride 1 = H*W*P_s", c, hw, hwn * ps_paper, sum(o.macs for o in conv0),
-            "MACs (multiply-adds), bias adds excluded")
-        add("(9)", "G_s, primary term H*W*c*(c/2)*k^2", c, hw, hwn * c * (c // 2) * k ** 2, sum(o.macs for o in prim))
-        add("(9)", "G_s, depthwise term H*W*k'^2*c/2", c, hw, hwn * kp ** 2 * c // 2, sum(o.macs for o in cheap))
-        se = [o for o in ops if o.module.startswith(path + ".units.0.reweight")]
-        fcs = [o for o in se if o.op == "linear"]
-        pc1 = 2 * c * (c // 4)
-        add("(10)", "P_c1: SE FC weights 2*c*c_mid (c_mid = c/4)", c, hw, pc1, sum(_weight_params(o) for o in fcs),
-            "weights only")
-        add("(10)", "P_c1 with the FC biases (c_mid + c), as built", c, hw, None, sum(o.params for o in fcs),
-            "eq. (10) leaves the biases out")
-        add("(11)", "G_c1: SE FC MACs = P_c1", c, hw, pc1, sum(o.macs for o in fcs),
-            "true: the FCs act on the pooled 1x1xc vector, MACs = weights (no H*W factor)")
-        se_elem = sum(o.numel_in for o in se if o.op == "mean") + sum(o.numel_out for o in se if o.op == "mul")
-        add("(11)", "SE element ops the paper omits: GAP reads + reweighting multiplies", c, hw, None, se_elem,
-            "2*c*H*W element operations, not multiply-adds")
-        eca = [o for o in ops if o.module.startswith(path + ".units.1.reweight") and o.op == "conv"]
-        ke = eca_kernel_closed_form(c)
-        add("(12)", "P_c2: ECA kernel k_e (eq. 5), 'negligible'", c, hw, None, sum(o.params for o in eca),
-            f"k_e({c}) = {ke}")
-        add("(12)", "G_c2: ECA MACs k_e*c, 'negligible'", c, hw, None, sum(o.macs for o in eca))
-        all_w = sum(_weight_params(o) for o in ops if o.op in ("conv", "linear") and o not in eca)
-        add("(12)", "2*P_s + P_c1 = (k^2+1/2)c^2 + k'^2 c vs SCR conv + FC weights", c, hw,
-            int((k ** 2 + 0.5) * c * c + kp ** 2 * c), all_w, "the '=' of eq. (12) holds exactly")
-        add("(12)", "SCR parameters as built (BN, biases, ECA)", c, hw, None, sum(o.params for o in ops),
-            "closed form 'full': 19c^2/2 + 57c/4 + k_e (c = 0 mod 4)")
-        rops = _ops_under(ref, path)
-        rconv = [o for o in rops if o.op == "conv"]
-        add("(13)", "P_0: BasicBlock conv weights 2*k^2*c^2", c, hw, 2 * k ** 2 * c * c,
-            sum(_weight_params(o) for o in rconv), "no BN")
-        add("(13)", "BasicBlock parameters as built (+ 2 BN = 4c)", c, hw, 2 * k ** 2 * c * c + 4 * c,
-            sum(o.params for o in rops))
-        scr_macs = sum(o.macs for o in ops)
-        basic_macs = sum(o.macs for o in rops)
-        add("(14)", "MACs ratio SCR/BasicBlock at this resolution", c, hw, None, round(scr_macs / basic_macs, 6),
-            "-> 1/2 + 1/(2c) (the SE weights do not scale with H*W), not the parameter ratio")
+        terms = [*_scr_terms(ops, path, c, h * w, k, kp), *_basic_terms(ops, _ops_under(ref, path), c, k)]
+        rows += [{"equation": eq, "quantity": quantity, "c": c, "HxW": f"{h}x{w}", "paper_formula": paper,
+                  "archlab": value, "equal": (paper == value) if paper is not None else None, "note": note}
+                 for eq, quantity, paper, value, note in terms]
     return pd.DataFrame(rows)
+
+
+def _scr_terms(ops, path: str, c: int, hwn: int, k: int, kp: int) -> list[tuple]:
+    """Eqs. (8)-(12) for the SCR block at ``path`` (``c`` channels, ``hwn`` = H*W pixels):
+    ``(equation, quantity, paper's formula or None, archlab's figure, note)``."""
+    conv0 = [o for o in ops if o.op == "conv" and o.module.startswith(path + ".units.0.")]
+    prim = [o for o in conv0 if ".primary." in o.module]
+    cheap = [o for o in conv0 if ".cheap." in o.module]
+    se = [o for o in ops if o.module.startswith(path + ".units.0.reweight")]
+    fcs = [o for o in se if o.op == "linear"]
+    eca = [o for o in ops if o.module.startswith(path + ".units.1.reweight") and o.op == "conv"]
+    ps_paper = int(sc_conv_params(c, k, kp))
+    pc1 = 2 * c * (c // 4)
+    se_elem = sum(o.numel_in for o in se if o.op == "mean") + sum(o.numel_out for o in se if o.op == "mul")
+    all_w = sum(_weight_params(o) for o in ops if o.op in ("conv", "linear") and o not in eca)
+    return [
+        ("(8)", "P_s: SC conv weights (primary kxk + depthwise k'xk')", ps_paper,
+         sum(_weight_params(o) for o in conv0), "primary c*(c/2)*k^2 + depthwise k'^2*c/2"),
+        ("(8)", "P_s, depthwise term k'^2*c/2", kp ** 2 * c // 2, sum(_weight_params(o) for o in cheap), ""),
+        ("(9)", "G_s: SC conv MACs at stride 1 = H*W*P_s", hwn * ps_paper, sum(o.macs for o in conv0),
+         "MACs (multiply-adds), bias adds excluded"),
+        ("(9)", "G_s, primary term H*W*c*(c/2)*k^2", hwn * c * (c // 2) * k ** 2, sum(o.macs for o in prim), ""),
+        ("(9)", "G_s, depthwise term H*W*k'^2*c/2", hwn * kp ** 2 * c // 2, sum(o.macs for o in cheap), ""),
+        ("(10)", "P_c1: SE FC weights 2*c*c_mid (c_mid = c/4)", pc1, sum(_weight_params(o) for o in fcs),
+         "weights only"),
+        ("(10)", "P_c1 with the FC biases (c_mid + c), as built", None, sum(o.params for o in fcs),
+         "eq. (10) leaves the biases out"),
+        ("(11)", "G_c1: SE FC MACs = P_c1", pc1, sum(o.macs for o in fcs),
+         "true: the FCs act on the pooled 1x1xc vector, MACs = weights (no H*W factor)"),
+        ("(11)", "SE element ops the paper omits: GAP reads + reweighting multiplies", None, se_elem,
+         "2*c*H*W element operations, not multiply-adds"),
+        ("(12)", "P_c2: ECA kernel k_e (eq. 5), 'negligible'", None, sum(o.params for o in eca),
+         f"k_e({c}) = {eca_kernel_closed_form(c)}"),
+        ("(12)", "G_c2: ECA MACs k_e*c, 'negligible'", None, sum(o.macs for o in eca), ""),
+        ("(12)", "2*P_s + P_c1 = (k^2+1/2)c^2 + k'^2 c vs SCR conv + FC weights",
+         int((k ** 2 + 0.5) * c * c + kp ** 2 * c), all_w, "the '=' of eq. (12) holds exactly"),
+        ("(12)", "SCR parameters as built (BN, biases, ECA)", None, sum(o.params for o in ops),
+         "closed form 'full': 19c^2/2 + 57c/4 + k_e (c = 0 mod 4)"),
+    ]
+
+
+def _basic_terms(ops, rops, c: int, k: int) -> list[tuple]:
+    """Eq. (13) for the BasicBlock ops ``rops`` and eq. (14)'s MACs ratio against the SCR ops ``ops``."""
+    rconv = [o for o in rops if o.op == "conv"]
+    return [
+        ("(13)", "P_0: BasicBlock conv weights 2*k^2*c^2", 2 * k ** 2 * c * c, sum(_weight_params(o) for o in rconv),
+         "no BN"),
+        ("(13)", "BasicBlock parameters as built (+ 2 BN = 4c)", 2 * k ** 2 * c * c + 4 * c,
+         sum(o.params for o in rops), ""),
+        ("(14)", "MACs ratio SCR/BasicBlock at this resolution", None,
+         round(sum(o.macs for o in ops) / sum(o.macs for o in rops), 6),
+         "-> 1/2 + 1/(2c) (the SE weights do not scale with H*W), not the parameter ratio"),
+    ]
 
 
 def _branch_hw(report, stage: int, branch: int) -> tuple[int, int]:
@@ -375,7 +363,6 @@ def ratio_curves(c_min: int = 8, c_max: int = 1024) -> dict:
     ``0.52 + 0.25/c`` on a log grid of ``c``; the BN-inclusive and full-module ratios (exact,
     from the closed forms) at every multiple of 4 in range; the real modules' ratio at the
     check points; and the limit 19/36."""
-    import numpy as np
     grid = np.unique(np.round(np.geomspace(c_min, c_max, 200), 6))
     four = list(range(max(4, c_min + (-c_min) % 4), c_max + 1, 4))
     bn = sp.lambdify(C, ratio("bn", 0))
