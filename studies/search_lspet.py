@@ -126,15 +126,28 @@ def add_zero_cost(t: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
+def add_legacy_proxy(t: pd.DataFrame) -> pd.DataFrame:
+    """The previous search's 2-epoch proxy (``studies/legacy_proxy.py``) as column ``legacy_2ep_1600``."""
+    f = fp.OUT / "legacy_proxy.csv"
+    if not f.is_file():
+        return t
+    z = pd.read_csv(f)[["model", "score", "seconds"]]
+    attrs = dict(t.attrs)
+    t = t.merge(z.rename(columns={"score": "legacy_2ep_1600", "seconds": "legacy_seconds"}), on="model", how="left")
+    t.attrs = {**attrs, "legacy_cpu_h": float(z["seconds"].sum() / 3600)}
+    return t
+
+
 def fidelity(t: pd.DataFrame) -> pd.DataFrame | None:
     """Rank agreement of every cheap score with the final score, over models with a final score."""
     have = t.dropna(subset=["pck_mean"])
-    cols = [c for c in have.columns if c.startswith(("search_val_e", "neg_loss_sum_e", "zc_"))]
+    cols = [c for c in have.columns if c.startswith(("search_val_e", "neg_loss_sum_e", "zc_", "legacy_2ep"))]
     if len(have) < 4 or not cols:
         return None
     zc = t.attrs.get("zc_cpu_h", {})
-    cost = {c: zc.get(c, math.nan) if c.startswith("zc_") else have[f"cpu_h_e{c.rsplit('_e', 1)[1]}"].sum()
-            for c in cols}
+    cost = {c: zc.get(c, math.nan) if c.startswith("zc_") else
+            t.attrs.get("legacy_cpu_h", math.nan) if c.startswith("legacy_") else
+            have[f"cpu_h_e{c.rsplit('_e', 1)[1]}"].sum() for c in cols}
     return fidelity_table(have, "pck_mean", cost)
 
 
@@ -230,7 +243,7 @@ def main(argv=None) -> int:
     if t.empty:
         print("no final-protocol runs yet: python studies/final_protocol.py queue", file=sys.stderr)
         return 1
-    t = add_zero_cost(add_latency(t, a.measure_latency))
+    t = add_legacy_proxy(add_zero_cost(add_latency(t, a.measure_latency)))
     noise = seed_noise(t)
     fp.OUT.mkdir(parents=True, exist_ok=True)
     t.to_csv(fp.OUT / "results.csv", index=False)

@@ -69,3 +69,21 @@ def test_verdict_needs_more_than_twice_the_pooled_std():
     assert verdict(44.01, 42.0, pooled=1.0) == "A beats B"
     assert verdict(40.0, 42.5, pooled=1.0) == "B beats A"
     assert verdict(50.0, 40.0, pooled=math.nan) == "tie"     # unknown noise: no claim
+
+
+@pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
+def test_vectorised_statistics_equal_scipy_per_resample_with_ties():
+    """The bootstrap's vectorised tau-b / rho equal scipy's kendalltau / spearmanr row by row,
+    ties and constant rows (NaN) included."""
+    from scipy import stats
+
+    from archlab.search.rank import _rho, _tau
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 4, size=(200, 7)).astype(float)      # many ties
+    y = rng.integers(0, 5, size=(200, 7)).astype(float)
+    x[0] = 2.0                                               # a constant row
+    tau, rho = _tau(x, y), _rho(x, y)
+    for i in range(len(x)):
+        ref_t, ref_r = stats.kendalltau(x[i], y[i]).statistic, stats.spearmanr(x[i], y[i]).statistic
+        assert (math.isnan(tau[i]) and math.isnan(ref_t)) or tau[i] == pytest.approx(ref_t)
+        assert (math.isnan(rho[i]) and math.isnan(ref_r)) or rho[i] == pytest.approx(ref_r)

@@ -81,3 +81,32 @@ def test_a_win_inside_twice_the_seed_noise_is_a_tie(recorded):
 def test_no_runs_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setattr(fp, "OUT", tmp_path)
     assert sl.main([]) == 1
+
+
+def test_legacy_proxy_is_a_row_of_the_fidelity_table(recorded):
+    # the previous search's 2-epoch proxy, inverted against the final order for the first three models
+    scores = {"litehrnet_18": 30.0, "sdhrnet_w16_small": 31.0, "hrnet_w16_small": 32.0, "litehrnet_30": 20.0,
+              "cand_fast": 21.0, "cand_slow": 22.0}
+    pd.DataFrame([{"model": m, "score": s, "seconds": 360.0, "options": "{}"} for m, s in scores.items()]) \
+        .to_csv(recorded / "legacy_proxy.csv", index=False)
+    assert sl.main([]) == 0
+    fid = pd.read_csv(recorded / "rank_fidelity.csv").set_index("score")
+    from scipy.stats import kendalltau
+    final = [45.0, 41.0, 40.25, 46.2, 48.0, 50.0]
+    assert fid.loc["legacy_2ep_1600", "tau"] == pytest.approx(kendalltau(list(scores.values()), final).statistic)
+    assert fid.loc["legacy_2ep_1600", "cpu_hours"] == pytest.approx(6 * 360 / 3600)
+
+
+def test_legacy_proxy_trains_real_images_once(tmp_path, monkeypatch):
+    import legacy_proxy as lp
+    monkeypatch.setattr(lp, "OUT", tmp_path / "legacy_proxy.csv")
+    monkeypatch.setattr(lp, "WORK", tmp_path / "work")
+    monkeypatch.setattr(lp, "OPTIONS", {**lp.OPTIONS, "epochs": 1, "limit_train": 8, "limit_val": 4, "batch": 4})
+    assert lp.main(["litehrnet_18"]) == 0
+    t = pd.read_csv(tmp_path / "legacy_proxy.csv")
+    assert list(t["model"]) == ["litehrnet_18"] and 0.0 <= t.loc[0, "score"] <= 100.0
+    stamp = (tmp_path / "legacy_proxy.csv").stat().st_mtime_ns
+    assert lp.main(["litehrnet_18"]) == 0                    # already scored: nothing retrained
+    assert (tmp_path / "legacy_proxy.csv").stat().st_mtime_ns == stamp
+    with pytest.raises(SystemExit, match="unknown model 'nope'"):
+        lp.main(["nope"])

@@ -32,20 +32,36 @@ def _paired(x, y) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
-def _tau(x, y) -> float:
-    return stats.kendalltau(x, y).statistic
+def _tau(x, y, axis=-1):
+    """Kendall's tau-b along ``axis`` (vectorised over bootstrap resamples; equals
+    ``scipy.stats.kendalltau``): concordant minus discordant pairs over the geometric mean of the
+    pairs not tied in each score. NaN where a side is constant."""
+    x, y = np.moveaxis(np.asarray(x, float), axis, -1), np.moveaxis(np.asarray(y, float), axis, -1)
+    sx = np.sign(x[..., :, None] - x[..., None, :])
+    sy = np.sign(y[..., :, None] - y[..., None, :])
+    n = x.shape[-1]
+    iu = np.triu_indices(n, 1)
+    sx, sy = sx[..., iu[0], iu[1]], sy[..., iu[0], iu[1]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sx * sy).sum(-1) / np.sqrt((sx != 0).sum(-1) * (sy != 0).sum(-1))
 
 
-def _rho(x, y) -> float:
-    return stats.spearmanr(x, y).statistic
+def _rho(x, y, axis=-1):
+    """Spearman's rho along ``axis`` (vectorised; equals ``scipy.stats.spearmanr``): Pearson's r of
+    average ranks. NaN where a side is constant."""
+    rx, ry = stats.rankdata(x, axis=axis), stats.rankdata(y, axis=axis)
+    rx = rx - rx.mean(axis=axis, keepdims=True)
+    ry = ry - ry.mean(axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (rx * ry).sum(axis) / np.sqrt((rx * rx).sum(axis) * (ry * ry).sum(axis))
 
 
 def _interval(x, y, stat, n_boot: int, level: float, seed: int) -> tuple[float, float]:
     if len(set(x)) < 2 or len(set(y)) < 2 or x.size < 3:
         return math.nan, math.nan
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore")   # resamples with a constant side: scipy warns, the value is NaN
-        res = stats.bootstrap((x, y), stat, paired=True, vectorized=False, n_resamples=n_boot,
+        warnings.simplefilter("ignore")   # resamples with a constant side: the value is NaN
+        res = stats.bootstrap((x, y), stat, paired=True, vectorized=True, n_resamples=n_boot,
                               confidence_level=level, method="percentile", rng=np.random.default_rng(seed))
     dist = np.asarray(res.bootstrap_distribution, dtype=float)
     if np.isnan(dist).all():
