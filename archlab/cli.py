@@ -21,7 +21,7 @@ def _param_count(spec) -> int:
 def cmd_models(args) -> int:
     import pandas as pd
 
-    from . import get_spec, list_models
+    from .nets.zoo import get_spec, list_models
     rows = []
     for name in list_models(args.pattern):
         spec = get_spec(name)

@@ -102,7 +102,7 @@ class Entry:
     name: str
     concept: str
     cls: Any                      # the module class (None for the 'none' attention)
-    cost: Callable | None         # the analytic cost function (archlab.cost.ops records)
+    cost: Callable | None         # the analytic cost function (archlab.ops records)
     options: Mapping = field(default_factory=dict)     # option -> default
     checks: Mapping = field(default_factory=dict)      # option -> check(value) -> message | None
     validate: Callable | None = None   # validate(opts, **context): raises OptionError

@@ -21,8 +21,9 @@ from optuna.distributions import CategoricalDistribution, IntDistribution  # noq
 from optuna.trial import TrialState, create_trial  # noqa: E402
 
 from archlab.plots import bubble_chart, pareto_scatter, read_figure_data, save_figure  # noqa: E402
+from archlab.plots.search_report import pareto_report  # noqa: E402
 from archlab.search import SearchSpace, run_search, trials_table  # noqa: E402
-from archlab.search.report import measure_sample_latency, pareto_report, read_latency_csv  # noqa: E402
+from archlab.search.report import measure_sample_latency, read_latency_csv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from archlab.plots import read_figure_data
+from archlab.plots.search_report import pareto_report
 from archlab.search import SearchSpace, SpaceError, pareto_mask, run_search, trials_table
-from archlab.search.report import pareto_report
 from archlab.search.storage import resolve_storage
 
 SPACE = {

@@ -13,8 +13,8 @@ import yaml
 from archlab.data.datasets import default_data_root
 from archlab.nets import zoo
 from archlab.plots import read_figure_data
+from archlab.plots.search_report import pareto_report
 from archlab.search import SearchSpace, run_search
-from archlab.search.report import pareto_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = default_data_root()

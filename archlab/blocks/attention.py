@@ -19,7 +19,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..cost.ops import (OpList, act_op, bmm_op, conv1d_op, conv2d_op, eltwise_op, join, linear_op,
+from ..ops import (OpList, act_op, bmm_op, conv1d_op, conv2d_op, eltwise_op, join, linear_op,
                         pool_op)
 from ..registry import ATTENTION as ATTENTION_REGISTRY
 from ..registry import MODULES

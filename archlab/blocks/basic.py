@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..cost.ops import OpList, act_op, batch_norm_op, conv2d_op, eltwise_op, join
+from ..ops import OpList, act_op, batch_norm_op, conv2d_op, eltwise_op, join
 from ..registry import BLOCKS
 
 __all__ = ["ConvBNAct", "BasicBlock", "Bottleneck", "make_norm", "make_downsample",

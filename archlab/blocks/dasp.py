@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..cost.ops import OpList, conv2d_op, join, memory_op
+from ..ops import OpList, conv2d_op, join, memory_op
 from .basic import ConvBNAct, conv_bn_act_cost
 
 __all__ = ["DASP", "dasp_cost"]

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..cost.ops import OpList, conv2d_op, eltwise_op, join, upsample_op
+from ..ops import OpList, conv2d_op, eltwise_op, join, upsample_op
 from ..registry import HEADS as HEAD_REGISTRY
 from .basic import ConvBNAct, conv_bn_act_cost
 from .dasp import DASP, dasp_cost

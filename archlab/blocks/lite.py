@@ -17,7 +17,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..cost.ops import OpList, eltwise_op, join, memory_op, pool_op, upsample_op
+from ..ops import OpList, eltwise_op, join, memory_op, pool_op, upsample_op
 from ..registry import BLOCKS, STEMS, OptionError, at_least
 from .basic import ConvBNAct, conv_bn_act_cost
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..cost.ops import OpList, eltwise_op, join
+from ..ops import OpList, eltwise_op, join
 from ..registry import BLOCKS, OptionError, at_least, odd_kernel
 from .attention import SE, se_cost
 from .basic import ConvBNAct, conv_bn_act_cost

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from ..cost.ops import OpList, act_op, batch_norm_op, conv2d_op, eltwise_op, join
+from ..ops import OpList, act_op, batch_norm_op, conv2d_op, eltwise_op, join
 from ..registry import BLOCKS
 from .basic import ConvBNAct, conv_bn_act_cost, make_norm
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..cost.ops import OpList, act_op, eltwise_op, join, memory_op
+from ..ops import OpList, act_op, eltwise_op, join, memory_op
 from ..registry import ATTENTION, BLOCKS, OptionError, odd_kernel
 from .attention import attn_cost, create_attn
 from .basic import ConvBNAct, conv_bn_act_cost, downsample_cost, make_downsample

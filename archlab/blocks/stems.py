@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..cost.ops import OpList, join
+from ..ops import OpList, join
 from ..registry import BLOCKS, STEMS, OptionError
 from .basic import ConvBNAct, conv_bn_act_cost
 

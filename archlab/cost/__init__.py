@@ -1,13 +1,12 @@
 """Cost accounting: parameters and multiply-accumulates of every network and block.
 
-* :mod:`archlab.cost.ops` -- the :class:`~archlab.cost.ops.Op` record and the op vocabulary.
+* :mod:`archlab.ops` (re-exported as :mod:`archlab.cost.ops`) -- the :class:`~archlab.ops.Op`
+  record and the op vocabulary; it sits below the blocks, whose cost functions use it.
 * :mod:`archlab.cost.analytic` -- :func:`count`: the analytic cost of a spec, computed from the
   spec alone (each block's closed-form cost function lives beside the block, e.g.
   :func:`archlab.blocks.basic.basic_block_cost`).
 
-``count`` and ``CostReport`` are resolved lazily: the block modules import
-:mod:`archlab.cost.ops` while :mod:`archlab.blocks` is still initialising, so this package must
-not import the analytic walker (which needs the blocks) at import time.
+``count`` and ``CostReport`` are resolved lazily, so ``import archlab.cost`` imports no torch.
 """
 from __future__ import annotations
 

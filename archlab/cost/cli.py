@@ -38,7 +38,7 @@ def register(subparsers) -> None:
 def _zoo(args) -> int:
     import pandas as pd
 
-    from .. import list_models
+    from ..nets.zoo import list_models
     from .analytic import count
     from .profiles import PROFILES, format_cost
     prof = PROFILES[args.profile]

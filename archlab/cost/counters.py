@@ -48,7 +48,7 @@ from importlib import metadata
 import torch
 from torch import nn
 
-__all__ = ["CounterResult", "flush_denormal", "COUNTERS", "run_counter", "count_fvcore", "count_thop", "count_ptflops_pytorch",
+__all__ = ["CounterResult", "flush_denormal", "pinned_threads", "COUNTERS", "run_counter", "count_fvcore", "count_thop", "count_ptflops_pytorch",
            "count_ptflops_aten", "count_torch", "exclusive_by_module", "inclusive_by_module", "parse_input_size",
            "SHAPE_OPS"]
 
@@ -125,6 +125,21 @@ def _input(model, input_size) -> torch.Tensor:
     dtype = p.dtype if p is not None else torch.float32
     g = torch.Generator().manual_seed(0)
     return torch.randn(1, c, h, w, generator=g, dtype=dtype).to(device)
+
+
+@contextlib.contextmanager
+def pinned_threads(n):
+    """Run with torch's intra-op thread count set to ``n`` (``None``: unchanged), restored after;
+    yields the count in effect. The one place counters and latency pin threads."""
+    old = torch.get_num_threads()
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"threads must be a positive integer, got {n!r}")
+        torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(old)
 
 
 @contextlib.contextmanager
@@ -489,6 +504,5 @@ def run_counter(name: str, model: nn.Module, input_size, *, threads: int | None 
     down by two orders of magnitude."""
     if name not in COUNTERS:
         raise ValueError(f"unknown counter {name!r}; choose one of {sorted(COUNTERS)}")
-    from .latency import _threads  # one place that pins and restores torch's thread count
-    with _threads(threads):
+    with pinned_threads(threads):
         return COUNTERS[name](model, input_size)

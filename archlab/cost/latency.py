@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
+from .counters import pinned_threads
+
 __all__ = ["LatencyResult", "measure_latency", "measure_train_step", "peak_rss_mb"]
 
 
@@ -105,19 +107,6 @@ def _check(batch, warmup, repeats, device):
     return dev
 
 
-@contextlib.contextmanager
-def _threads(n):
-    old = torch.get_num_threads()
-    if n is not None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"threads must be a positive integer, got {n!r}")
-        torch.set_num_threads(n)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(old)
-
-
 def _autocast(dev, amp):
     if not amp:
         return contextlib.nullcontext()
@@ -189,7 +178,7 @@ def measure_latency(model, input_size=None, *, batch: int = 1, threads: int | No
         with torch.inference_mode(), _autocast(dev, amp):
             m(x)
     try:
-        with _threads(threads) as n, _flush(flush_denormal and dev.type == "cpu"):
+        with pinned_threads(threads) as n, _flush(flush_denormal and dev.type == "cpu"):
             times, mem, method = _run(step, dev, warmup, repeats)
     finally:
         m.train(was_training)
@@ -232,7 +221,7 @@ def measure_train_step(model, input_size=None, *, batch: int = 8, threads: int |
         else:
             loss.backward()
             opt.step()
-    with _threads(threads) as n, _flush(flush_denormal and dev.type == "cpu"):
+    with pinned_threads(threads) as n, _flush(flush_denormal and dev.type == "cpu"):
         times, mem, method = _run(step, dev, warmup, repeats)
     med, iqr, mean, mn = _stats(times)
     return LatencyResult("train_step", med, iqr, mean, mn, repeats, warmup, batch, (c, h, w), str(dev), n, amp,

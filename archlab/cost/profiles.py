@@ -123,13 +123,12 @@ def _convention_total(counter: str, report) -> int:
     segments = getattr(report, "_segments", None)
     if segments is None or getattr(report, "_ops", None) is not None:
         return fn(report.ops).total
-    from .analytic import _materialise
     memo: dict = {}
     total = 0
     for seg in segments:
         key = id(seg[1])
-        if key not in memo:
-            memo[key] = fn(_materialise((seg,))).total
+        if key not in memo:   # the report's own class materialises one segment (no import of analytic)
+            memo[key] = fn(type(report)(report.spec, report.input_size, _segments=(seg,)).ops).total
         total += memo[key]
     return total
 

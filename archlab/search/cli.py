@@ -98,7 +98,7 @@ def _pareto_out(space, args) -> tuple[Path, Path]:
 
 
 def cmd_pareto(args) -> int:
-    from .report import pareto_report
+    from ..plots.search_report import pareto_report
     from .space import SearchSpace
     from .storage import load_run_study, set_optuna_verbosity
     set_optuna_verbosity(args.quiet)

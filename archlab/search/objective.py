@@ -8,7 +8,7 @@ from pathlib import Path
 import optuna
 
 from ..spec import SpecError
-from .space import SearchSpace
+from .space import TRAIN_KEYS, SearchSpace
 
 __all__ = ["analytic_cost", "make_objective", "constraint_values", "WORST"]
 
@@ -146,11 +146,6 @@ def _default_latency(spec, options: dict) -> float:
     res = measure(spec.replace(input_size=size), runtime, batch=batch, threads=threads,
                   warmup=int(options.get("warmup", 2)), repeats=int(options.get("repeats", 5)))
     return float(res.median_ms)
-
-
-TRAIN_KEYS = {"data", "data_root", "input_size", "epochs", "batch", "lr", "workers", "seed", "limit_train",
-              "limit_val", "max_steps_per_epoch", "val_every", "device", "checkpoint_every", "flip_test",
-              "train_split", "val_split"}
 
 
 def short_train(spec, options: dict, trial_dir: Path) -> float:

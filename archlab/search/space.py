@@ -12,6 +12,8 @@ A space file::
       sem: {choices: [true, false]}            # SEM on the deepest branch entering the last stage
       head: {choices: [simple, dasp]}
       dasp_rates: {choices: [[1, 6, 12, 18], [1, 3, 6, 9]]}
+      block_options.mbconv.kernel: {choices: [3, 5]}   # any registered block's or head's option
+      head_options.dasp.growth: registry               # the range the dasp head registers
     objectives: [params, {name: macs, profile: hrnet_paper}]
     constraints: {params_max: 20.0e6, macs_max: 5.0, profile: hrnet_paper}
     sampler: {type: nsga2, seed: 0, population_size: 40}
@@ -20,9 +22,9 @@ A space file::
 
 Knob names (``s`` a stage index, ``b`` a branch index): ``width``, ``widths.b``, ``block``,
 ``block.s``, ``num_modules.s``, ``num_blocks`` / ``num_blocks.s`` (every branch of the stage),
-``kernel``, ``cheap_kernel``, ``ratio``, ``reweight``, ``reduction`` (SCR options), ``sem``,
-``head``, ``dasp_rates``, ``dasp_growth``, ``input_size`` (``"HxW"``).
-List-valued choices are stored in Optuna as JSON strings (its categorical values must be scalars).
+``sem``, ``head``, ``input_size`` (``"HxW"``), and every option of a registered block or head:
+``block_options.BLOCK.OPTION[.s]``, ``head_options.HEAD.OPTION`` (older names such as ``kernel``
+or ``dasp_rates`` are aliases); see :mod:`archlab.search.knobs`.
 
 Loading checks every value a knob can take (``width: {low: -16}``, ``num_modules.1: {low: 0}``,
 an even kernel, a stage index the base lacks, an unknown block, head or attention), the cost
@@ -40,196 +42,30 @@ from typing import Any
 
 import yaml
 
+from .. import registry
 from ..spec import HeadSpec, NetworkSpec, SpecError, parse_size
+from .knobs import (KNOB_PATTERNS, Knob, SpaceError, _check_size, _decode, check_unique, expand_knob, is_option_knob,
+                    describe_options, option_target, option_values)
 from .rungs import HalvingError, HalvingPlan
 
 __all__ = ["Knob", "SearchSpace", "Objective", "SpaceError", "KNOB_PATTERNS", "OBJECTIVES"]
 
 
-class SpaceError(ValueError):
-    """A malformed search space; the message names the offending key."""
-
-
-KNOB_PATTERNS = {
-    r"width": int, r"widths\.\d+": int, r"block": str, r"block\.\d+": str, r"num_modules\.\d+": int,
-    r"num_blocks": int, r"num_blocks\.\d+": int, r"kernel": int, r"cheap_kernel": int, r"ratio": float,
-    r"reweight": list, r"reduction": int, r"sem": bool, r"head": str, r"dasp_rates": list,
-    r"dasp_growth": int, r"input_size": str,
-}
 OBJECTIVES = {"params": "minimize", "macs": "minimize", "latency": "minimize", "accuracy": "maximize"}
 SAMPLERS = ("nsga2", "nsga3", "tpe", "random")
 
 
-def _knob_type(name: str):
-    for pat, typ in KNOB_PATTERNS.items():
-        if re.fullmatch(pat, name):
-            return typ
-    raise SpaceError(f"knobs.{name}: unknown knob (known: {', '.join(KNOB_PATTERNS)}; s/b are stage/branch indices)")
-
-
-@dataclass(frozen=True)
-class Knob:
-    """One searchable (or fixed) setting."""
-
-    name: str
-    choices: tuple | None = None
-    low: float | None = None
-    high: float | None = None
-    step: float | None = None
-    log: bool = False
-    value: Any = None
-
-    @classmethod
-    def parse(cls, name: str, raw: Any) -> "Knob":
-        typ = _knob_type(name)
-        where = f"knobs.{name}"
-        if isinstance(raw, dict):
-            extra = set(raw) - {"choices", "low", "high", "step", "log"}
-            if extra:
-                raise SpaceError(f"{where}.{sorted(extra)[0]}: unknown key (use choices, or low/high/step/log)")
-            if "choices" in raw:
-                ch = raw["choices"]
-                if not isinstance(ch, list) or not ch:
-                    raise SpaceError(f"{where}.choices: expected a non-empty list")
-                for i, c in enumerate(ch):
-                    _check_type(where, typ, c)
-                    _check_value(f"{where}.choices[{i}]", name, c)
-                return cls(name, choices=tuple(json.dumps(c) if isinstance(c, list) else c for c in ch))
-            if "low" not in raw or "high" not in raw:
-                raise SpaceError(f"{where}: a range needs both low and high")
-            if typ not in (int, float):
-                raise SpaceError(f"{where}: a {typ.__name__} knob takes choices, not a range")
-            lo, hi = raw["low"], raw["high"]
-            for k, v in (("low", lo), ("high", hi), ("step", raw.get("step", 1))):
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    raise SpaceError(f"{where}.{k}: expected a number, got {v!r}")
-            if typ is int and not all(float(v).is_integer() for v in (lo, hi, raw.get("step", 1))):
-                raise SpaceError(f"{where}: an integer knob needs integer low/high/step")
-            if lo > hi:
-                raise SpaceError(f"{where}: low {lo} is above high {hi}")
-            if raw.get("step") is not None and raw["step"] <= 0:
-                raise SpaceError(f"{where}.step: must be positive")
-            _check_range(where, name, lo, hi, raw.get("step"), raw.get("log", False))
-            return cls(name, low=lo, high=hi, step=raw.get("step"), log=bool(raw.get("log", False)))
-        _check_type(where, typ, raw)
-        _check_value(where, name, raw)
-        return cls(name, value=json.dumps(raw) if isinstance(raw, list) else raw)
-
-    @property
-    def fixed(self) -> bool:
-        return self.choices is None and self.low is None
-
-    def suggest(self, trial) -> Any:
-        if self.fixed:
-            return _decode(self.value)
-        if self.choices is not None:
-            return _decode(trial.suggest_categorical(self.name, list(self.choices)))
-        if _knob_type(self.name) is int:
-            return trial.suggest_int(self.name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log)
-        return trial.suggest_float(self.name, float(self.low), float(self.high), step=self.step, log=self.log)
-
-    def encode(self, value) -> Any:
-        """The Optuna parameter value for ``value`` (to enqueue a baseline); raises if outside."""
-        v = json.dumps(list(value)) if isinstance(value, (list, tuple)) else value
-        if self.fixed:
-            ok = v == self.value
-        elif self.choices is not None:
-            ok = v in self.choices
-        else:
-            ok = self.low <= v <= self.high and (not self.step or abs(((v - self.low) / self.step) % 1) < 1e-9)
-        if not ok:
-            raise SpaceError(f"knobs.{self.name}: value {value!r} is outside the space")
-        return v
-
-
-def _check_type(where, typ, v):
-    if typ is list:
-        if not isinstance(v, list):
-            raise SpaceError(f"{where}: expected a list value, got {v!r}")
-    elif typ is float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise SpaceError(f"{where}: expected a number, got {v!r}")
-    elif typ is int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise SpaceError(f"{where}: expected an integer, got {v!r}")
-    elif not isinstance(v, typ):
-        raise SpaceError(f"{where}: expected {typ.__name__}, got {v!r}")
-
-
-#: the smallest value of each numeric knob family (what the spec itself accepts)
-KNOB_MINIMUM = {"width": 1, "widths": 1, "num_modules": 1, "num_blocks": 0, "kernel": 1, "cheap_kernel": 1,
-                "reduction": 1, "dasp_growth": 1}
-
-
-def _check_value(where: str, name: str, v) -> None:
-    """Reject a knob value no network can have (``where`` names the field in the space file).
-
-    >>> _check_value("knobs.width.low", "width", -16)
-    Traceback (most recent call last):
-    ...
-    archlab.search.space.SpaceError: knobs.width.low: -16 is below the smallest width (1)
-    """
-    fam = name.split(".")[0]
-    if fam in KNOB_MINIMUM and v < KNOB_MINIMUM[fam]:
-        raise SpaceError(f"{where}: {v} is below the smallest {fam} ({KNOB_MINIMUM[fam]})")
-    if fam in ("kernel", "cheap_kernel") and v % 2 == 0:
-        raise SpaceError(f"{where}: kernel sizes must be odd, got {v}")
-    if fam == "ratio" and not 0 < v < 1:
-        raise SpaceError(f"{where}: ratio must lie strictly between 0 and 1, got {v}")
-    if fam in ("block", "head", "reweight"):
-        from ..blocks import ATTENTION, BLOCKS, HEADS
-        known = {"block": BLOCKS, "head": HEADS, "reweight": ATTENTION}[fam]
-        for x in (v if fam == "reweight" else [v]):
-            if x not in known:
-                raise SpaceError(f"{where}: unknown {'attention' if fam == 'reweight' else fam} {x!r}; "
-                                 f"choose from {sorted(known)}")
-    if fam in ("reweight", "dasp_rates") and not v:
-        raise SpaceError(f"{where}: expected a non-empty list")
-    if fam == "dasp_rates" and any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in v):
-        raise SpaceError(f"{where}: dilation rates must be positive integers, got {v}")
-    if fam == "input_size":
-        _check_size(where, v)
-
-
-def _check_size(where: str, text) -> None:
-    try:
-        h, w = parse_size(text)
-    except SpecError as e:
-        raise SpaceError(f"{where}: {e.args[0].split(': ', 1)[-1]}") from None
-    if h < 4 or w < 4 or h % 4 or w % 4:
-        raise SpaceError(f"{where}: {h}x{w} must be positive multiples of 4 (heatmaps are 1/4 size)")
-
-
-def _check_range(where: str, name: str, lo, hi, step, log) -> None:
-    """Reject a range whose bounds hold values no network can have, or that Optuna would bend."""
-    _check_value(f"{where}.low", name, lo)
-    _check_value(f"{where}.high", name, hi)
-    if log and (step is not None or lo <= 0):
-        raise SpaceError(f"{where}.log: a log range needs a positive low and no step")
-    if step is not None and abs(round((hi - lo) / step) * step - (hi - lo)) > 1e-9 * max(1.0, abs(hi)):
-        raise SpaceError(f"{where}: high {hi} is not low {lo} plus a multiple of step {step}")
-    fam = name.split(".")[0]
-    if fam in ("kernel", "cheap_kernel") and lo != hi and (step or 1) % 2:
-        raise SpaceError(f"{where}.step: a kernel range needs an even step (odd sizes only), got {step or 1}")
-
-
 def _canonical(spec: NetworkSpec) -> dict:
     """The spec as a dict with every block/head option filled in (defaults made explicit)."""
-    from ..blocks import BLOCKS, HEADS
+    BLOCKS, HEADS = registry.BLOCKS, registry.HEADS
     d = spec.to_dict()
     d.pop("name"), d.pop("description")
     for st in d["stages"]:
         st["block_options"] = {**{k: list(v) if isinstance(v, tuple) else v
-                                  for k, v in BLOCKS[st["block"]].OPTIONS.items()}, **st["block_options"]}
+                                  for k, v in BLOCKS[st["block"]].options.items()}, **st["block_options"]}
     d["head"]["options"] = {**{k: list(v) if isinstance(v, tuple) else v
-                               for k, v in HEADS[d["head"]["type"]].OPTIONS.items()}, **d["head"]["options"]}
+                               for k, v in HEADS[d["head"]["type"]].options.items()}, **d["head"]["options"]}
     return d
-
-
-def _decode(v):
-    if isinstance(v, str) and v.startswith("["):
-        return json.loads(v)
-    return v
 
 
 @dataclass(frozen=True)
@@ -313,6 +149,10 @@ def _parse_sampler(raw) -> dict:
     return sampler
 
 
+#: options of the ``training`` section (fields of :class:`archlab.train.TrainConfig` a search sets)
+TRAIN_KEYS = {"data", "data_root", "input_size", "epochs", "batch", "lr", "workers", "seed", "limit_train",
+              "limit_val", "max_steps_per_epoch", "val_every", "device", "checkpoint_every", "flip_test",
+              "train_split", "val_split"}
 #: options of the ``latency`` section (see :func:`archlab.search.objective._default_latency`)
 LATENCY_KEYS = {"input_size": 4, "batch": 1, "threads": 1, "warmup": 0, "repeats": 1}
 #: text options of the ``latency`` section: ``method`` predict (from the spec, with this
@@ -343,7 +183,6 @@ def _parse_latency(raw) -> dict:
 
 
 def _parse_training(raw) -> dict:
-    from .objective import TRAIN_KEYS  # (objective imports this module)
     opts = raw if raw is not None else {}
     if not isinstance(opts, dict):
         raise SpaceError("training: expected a mapping of training options")
@@ -408,7 +247,8 @@ class SearchSpace:
             raise SpaceError(f"study: expected a name of letters, digits, _ . -, got {data['study']!r}")
         if not isinstance(data["knobs"], dict) or not data["knobs"]:
             raise SpaceError("knobs: expected a non-empty mapping of knob -> value/choices/range")
-        knobs = tuple(Knob.parse(str(k), v) for k, v in data["knobs"].items())
+        knobs = tuple(Knob.parse(name, raw) for k, v in data["knobs"].items() for name, raw in expand_knob(str(k), v))
+        check_unique([k.name for k in knobs])
         n_trials = data.get("n_trials", 100)
         if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
             raise SpaceError(f"n_trials: expected a positive integer, got {n_trials!r}")
@@ -432,6 +272,9 @@ class SearchSpace:
         n_stages, n_branches = len(base.stages), max(len(s.widths) for s in base.stages)
         for k in self.knobs:
             fam, _, idx = k.name.partition(".")
+            if is_option_knob(k.name):
+                fam, idx = "stage", option_target(k.name).stage
+                idx = "" if idx is None else str(idx)
             if not idx:
                 continue
             what, n = ("branch", n_branches) if fam == "widths" else ("stage", n_stages)
@@ -464,16 +307,13 @@ class SearchSpace:
         for b in range(nb):
             if f"widths.{b}" in values:
                 widths[b] = int(values[f"widths.{b}"])
-        scr_opts = {k: values[k] for k in ("kernel", "cheap_kernel", "ratio", "reweight", "reduction") if k in values}
-        if "reweight" in scr_opts:
-            scr_opts["reweight"] = tuple(scr_opts["reweight"])
+        opts_of = option_values(values)   # (concept, component, stage) -> {option: value}
         new_stages = []
         for s_i, st in enumerate(stages):
             n = len(st.widths)
             block = values.get(f"block.{s_i}", values.get("block", st.block))
             opts = dict(st.block_options) if block == st.block else {}
-            if block == "scr":
-                opts.update(scr_opts)
+            opts.update({**opts_of.get(("block", block, None), {}), **opts_of.get(("block", block, s_i), {})})
             blocks = values.get(f"num_blocks.{s_i}", values.get("num_blocks"))
             sem = st.sem
             if "sem" in values and s_i == len(stages) - 1:
@@ -486,13 +326,8 @@ class SearchSpace:
         head_type = values.get("head", head.type)
         if head_type != head.type:
             head = HeadSpec(type=head_type)
-        if head.type == "dasp":
-            opts = dict(head.options)
-            if "dasp_rates" in values:
-                opts["rates"] = tuple(values["dasp_rates"])
-            if "dasp_growth" in values:
-                opts["growth"] = int(values["dasp_growth"])
-            head = HeadSpec(type="dasp", options=opts)
+        if ("head", head.type, None) in opts_of:
+            head = HeadSpec(type=head.type, options={**head.options, **opts_of["head", head.type, None]})
         size = parse_size(values["input_size"]) if "input_size" in values else base.input_size
         return dataclasses.replace(base, name=name or base.name, stages=tuple(new_stages), head=head,
                                    input_size=size)
@@ -508,13 +343,10 @@ class SearchSpace:
             raise SpaceError(f"baselines: {baseline!r}: {e.args[0] if e.args else e}") from None
         values = self.describe(spec)
         out, used = {}, {}
-        irrelevant = {"dasp_rates", "dasp_growth"} if spec.head.type != "dasp" else set()
-        if not any(s.block == "scr" for s in spec.stages):
-            irrelevant |= {"kernel", "cheap_kernel", "ratio", "reweight", "reduction"}
         for k in self.knobs:
             if k.name not in values:
-                if k.name in irrelevant:
-                    continue  # has no effect on this baseline: left to the sampler
+                if is_option_knob(k.name):
+                    continue  # an option of a block/head the baseline does not use: left to the sampler
                 raise SpaceError(f"baselines: {baseline!r} has no value for knob {k.name!r}")
             try:
                 enc = k.encode(values[k.name])
@@ -532,7 +364,6 @@ class SearchSpace:
     @staticmethod
     def describe(spec: NetworkSpec) -> dict:
         """Knob values that describe ``spec`` (inverse of :meth:`apply`, where defined)."""
-        from ..blocks import BLOCKS
         st = spec.stages
         last = st[-1]
         v: dict[str, Any] = {f"widths.{b}": w for b, w in enumerate(last.widths)}
@@ -547,19 +378,8 @@ class SearchSpace:
             v["block"] = st[0].block
         if len({v.get(f"num_blocks.{i}") for i in range(len(st))}) == 1:
             v["num_blocks"] = v["num_blocks.0"]
-        scr = next((s for s in st if s.block == "scr"), None)
-        if scr is not None:
-            o = {**BLOCKS["scr"].OPTIONS, **scr.block_options}
-            for k in ("kernel", "cheap_kernel", "ratio", "reduction"):
-                v[k] = o[k]
-            rw = o["reweight"]
-            v["reweight"] = [rw] if isinstance(rw, str) else list(rw)
         v["sem"] = bool(last.sem)
         v["head"] = spec.head.type
-        if spec.head.type == "dasp":
-            from ..blocks import HEADS
-            o = {**HEADS["dasp"].OPTIONS, **spec.head.options}
-            v["dasp_rates"] = list(o["rates"])
-            v["dasp_growth"] = o["growth"]
+        v.update(describe_options(spec))
         v["input_size"] = f"{spec.input_size[0]}x{spec.input_size[1]}"
         return v

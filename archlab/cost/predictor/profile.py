@@ -24,7 +24,7 @@ from torch import nn
 
 from .modules import kernel_module
 
-__all__ = ["profile_kernels", "session_options", "PROFILE_COUNTER", "time_session"]
+__all__ = ["profile_kernels", "session_options", "PROFILE_COUNTER", "time_session", "export_spec"]
 
 #: Number of ONNX models profiled in this process (tests check a cached table profiles nothing).
 PROFILE_COUNTER = {"models": 0, "kernels": 0}
@@ -173,11 +173,21 @@ def profile_kernels(keys, *, threads: int = 1, batch: int = 1, repeats: int = 15
     return recs, {"run_ms": run_ms, "node_ms": total, "nodes": len(node_ms)}
 
 
+def export_spec(spec, input_size, path: str, batch: int = 1) -> None:
+    """Build ``spec`` and export it to ONNX (opset 17) at ``input_size``."""
+    from ...nets import build_network
+    model = build_network(spec.replace(input_size=tuple(input_size))).eval()
+    x = torch.randn(batch, spec.in_channels, *input_size)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, x, path, input_names=["x"], opset_version=17, dynamo=False,
+                          do_constant_folding=False)
+
+
 def profile_network(spec, *, threads: int = 1, batch: int = 1, repeats: int = 10) -> dict:
     """A whole network's ``run_ms`` (minimum plain run), ``node_ms`` (summed minimum profiled
     node times) and ``nodes``: what the per-node correction is measured on."""
     import onnxruntime as ort
-    from .validate import export_spec
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "net.onnx")
         export_spec(spec, tuple(spec.input_size), src, batch)

@@ -12,23 +12,13 @@ from __future__ import annotations
 import os
 import statistics
 import tempfile
-import warnings
 
 import numpy as np
 import torch
 
+from .profile import export_spec, session_options
+
 __all__ = ["measure_specs", "export_spec"]
-
-
-def export_spec(spec, input_size, path: str, batch: int = 1) -> None:
-    """Build ``spec`` and export it to ONNX (opset 17) at ``input_size``."""
-    from ...nets import build_network
-    model = build_network(spec.replace(input_size=tuple(input_size))).eval()
-    x = torch.randn(batch, spec.in_channels, *input_size)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, x, path, input_names=["x"], opset_version=17, dynamo=False,
-                          do_constant_folding=False)
 
 
 def measure_specs(specs, input_sizes=None, *, threads: int = 1, batch: int = 1, repeats: int = 7,
@@ -37,7 +27,6 @@ def measure_specs(specs, input_sizes=None, *, threads: int = 1, batch: int = 1, 
     with ``cpu_min_ms``, ``cpu_median_ms``, ``wall_min_ms``, ``wall_median_ms``, ``wall_iqr_ms``."""
     import onnxruntime as ort
     from tqdm import tqdm
-    from .profile import session_options
     sizes = list(input_sizes) if input_sizes is not None else [tuple(s.input_size) for s in specs]
     sessions = []
     torch.set_flush_denormal(True)
