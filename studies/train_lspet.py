@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from archlab.data.joints import get_dataset_info
+from archlab.data.registry import get_dataset_info
 from archlab.data.metrics import lspet_pck, mean_pose_baseline, pckh
 from archlab.train import TrainConfig, evaluate, load_checkpoint, train
 from archlab.train.evaluate import open_dataset

@@ -1,4 +1,4 @@
-"""Joint metadata for every supported dataset, in one place.
+"""Joint metadata of the built-in datasets: :class:`DatasetInfo` and one instance per dataset.
 
 Each dataset is described by a frozen :class:`DatasetInfo`: joint names (in the order the
 annotation files store them), left/right ``flip_pairs``, a drawing ``skeleton``, per-joint
@@ -12,7 +12,10 @@ name (ankle .089, knee .087, hip .107, wrist .062, elbow .072, shoulder .079). J
 get the value of the nearest comparable COCO joint, as CrowdPose/MMPose do: neck, head-top,
 MPII's thorax and upper-neck use the shoulder value .079; MPII's pelvis uses the hip value .107.
 
->>> info = DATASET_INFO['lspet']
+The registry (:mod:`archlab.data.registry`) maps each dataset's name to its info
+(``DATASET_INFO``, ``get_dataset_info``); a new dataset passes its own :class:`DatasetInfo`.
+
+>>> info = LSPET_INFO
 >>> info.num_joints, info.joint_names[info.torso[0]], info.joint_names[info.torso[1]]
 (14, 'left_shoulder', 'right_hip')
 >>> info.flip_index[:6]
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DatasetInfo", "DATASET_INFO", "COCO_SIGMAS", "get_dataset_info"]
+__all__ = ["DatasetInfo", "COCO_SIGMAS", "LSPET_INFO", "COCO_INFO", "MPII_INFO"]
 
 #: The 17 COCO keypoint OKS sigmas (pycocotools ``Params.kpt_oks_sigmas``).
 COCO_SIGMAS = (0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
@@ -131,15 +134,3 @@ MPII_INFO = DatasetInfo(
     notes="sigmas from COCO's matching joints; pelvis uses the hip value, thorax/upper-neck/head-top"
           " the shoulder value",
 )
-
-DATASET_INFO: dict[str, DatasetInfo] = {"lspet": LSPET_INFO, "coco": COCO_INFO, "mpii": MPII_INFO}
-
-
-def get_dataset_info(name_or_info) -> DatasetInfo:
-    """A :class:`DatasetInfo` from its name (``'lspet'``, ``'coco'``, ``'mpii'``) or itself."""
-    if isinstance(name_or_info, DatasetInfo):
-        return name_or_info
-    key = str(name_or_info).lower()
-    if key not in DATASET_INFO:
-        raise KeyError(f"unknown dataset {name_or_info!r}; choose one of {sorted(DATASET_INFO)}")
-    return DATASET_INFO[key]

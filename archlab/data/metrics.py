@@ -22,10 +22,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .joints import get_dataset_info
+from .joints import COCO_SIGMAS, DatasetInfo
+from .registry import get_dataset_info
 
 __all__ = ["PCKResult", "pck", "segment_length", "torso_size", "head_size", "lspet_pck", "pckh",
-           "coco_eval", "to_coco_results", "pose_scores", "mean_pose_baseline", "COCO_STAT_NAMES"]
+           "coco_eval", "to_coco_results", "pose_scores", "mean_pose_baseline", "COCO_STAT_NAMES", "PCK", "PCKh",
+           "CocoOKS", "keypoint_results"]
 
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "APm", "APl", "AR", "AR50", "AR75", "ARm", "ARl")
 
@@ -186,7 +188,7 @@ def coco_eval(gt, results, sigmas=None, *, image_ids=None, quiet: bool = True) -
         dt = gt.loadRes(list(results))
         ev = COCOeval(gt, dt, "keypoints")
         n_kp = len(results[0]["keypoints"]) // 3
-        sig = np.asarray(sigmas if sigmas is not None else get_dataset_info("coco").sigmas, dtype=np.float64)
+        sig = np.asarray(sigmas if sigmas is not None else COCO_SIGMAS, dtype=np.float64)
         if sig.shape[0] != n_kp:
             raise ValueError(f"coco_eval: {sig.shape[0]} sigmas for {n_kp} keypoints")
         ev.params.kpt_oks_sigmas = sig
@@ -196,6 +198,82 @@ def coco_eval(gt, results, sigmas=None, *, image_ids=None, quiet: bool = True) -
         ev.accumulate()
         ev.summarize()
     return {k: float(v) for k, v in zip(COCO_STAT_NAMES, ev.stats)}
+
+
+
+def keypoint_results(pred: dict) -> list:
+    """Predictions (``preds`` (N, J, 2) image pixels, ``maxvals`` (N, J), box ``score`` (N,),
+    ``image_id`` (N,)) as COCO keypoint results: ``keypoints`` = x, y, heatmap maximum per joint,
+    ``score`` = :func:`pose_scores`."""
+    if len(pred["preds"]) == 0:
+        return []
+    scores = pose_scores(pred["maxvals"], pred["score"])
+    kp = np.concatenate([_np(pred["preds"])[..., :2], _np(pred["maxvals"])[..., None]], axis=-1)
+    return to_coco_results(kp, scores, pred["image_id"])
+
+
+# -- metric classes (what a registered dataset lists; see archlab.data.registry) ----------------
+class PCK:
+    """PCK@``thr`` normalised by the dataset's ``torso`` joint pair, per joint and mean.
+
+    A metric object has ``names`` (the keys it returns) and ``compute(pred, info, dataset)`` ->
+    ``(values, per_joint)``: ``pred`` is :func:`archlab.train.evaluate.predict`'s output
+    (``preds`` (N, J, 2) image pixels, ``joints`` (N, J, 3) ground truth, ...), ``values`` maps
+    each name to its mean, ``per_joint`` maps a name to its (J,) per-joint values.
+
+    >>> gt = np.array([[[0, 0, 1], [10, 0, 1]]], float)
+    >>> info = DatasetInfo("two", ("a", "b"), (), (), (0.1, 0.1), torso=(0, 1))
+    >>> PCK(0.2).compute({"preds": gt[..., :2] + [[1, 0], [3, 0]], "joints": gt}, info)[0]
+    {'PCK@0.2': 0.5}
+    """
+
+    def __init__(self, thr: float = 0.2):
+        self.thr = float(thr)
+        self.names = (f"PCK@{thr:g}",)
+
+    def compute(self, pred: dict, info: DatasetInfo, dataset=None) -> tuple[dict, dict]:
+        gt = pred["joints"]
+        r = pck(pred["preds"], gt, norm=torso_size(gt, info), thr=self.thr)
+        return {self.names[0]: r.mean}, {self.names[0]: r.per_joint}
+
+    def __repr__(self) -> str:
+        return f"PCK({self.thr:g})"
+
+
+class PCKh(PCK):
+    """PCKh@``thr``: normalised by the head size, taken from the dataset's ``head`` joint pair
+    (``head='joints'``) or from each sample's annotated head size (``head='annotation'``:
+    ``meta['head_size']``, e.g. MPII's head boxes)."""
+
+    def __init__(self, thr: float = 0.5, head: str = "joints"):
+        if head not in ("joints", "annotation"):
+            raise ValueError(f"PCKh head must be 'joints' or 'annotation', got {head!r}")
+        self.thr, self.head = float(thr), head
+        self.names = (f"PCKh@{thr:g}",)
+
+    def compute(self, pred: dict, info: DatasetInfo, dataset=None) -> tuple[dict, dict]:
+        sizes = pred["head_size"] if self.head == "annotation" else None
+        r = pckh(pred["preds"], pred["joints"], head_sizes=sizes, thr=self.thr, info=info)
+        return {self.names[0]: r.mean}, {self.names[0]: r.per_joint}
+
+    def __repr__(self) -> str:
+        return f"PCKh({self.thr:g}, head={self.head!r})"
+
+
+class CocoOKS:
+    """COCO OKS keypoint AP/AR (``AP`` ... ``ARl``) through pycocotools with the dataset's
+    sigmas; needs the dataset's pycocotools ground truth (``dataset.coco``)."""
+
+    names = COCO_STAT_NAMES
+
+    def compute(self, pred: dict, info: DatasetInfo, dataset=None) -> tuple[dict, dict]:
+        if dataset is None or not hasattr(dataset, "coco"):
+            raise ValueError("COCO OKS metrics need the dataset (its pycocotools COCO ground truth, .coco)")
+        stats = coco_eval(dataset.coco, keypoint_results(pred), info.sigmas, image_ids=np.unique(pred["image_id"]))
+        return stats, {}
+
+    def __repr__(self) -> str:
+        return "CocoOKS()"
 
 
 # -- baselines -------------------------------------------------------------------------------------

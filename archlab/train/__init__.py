@@ -2,7 +2,7 @@
 
 * :mod:`.config` -- :class:`TrainConfig` (frozen, validated, YAML round trip)
 * :mod:`.loop` -- :func:`train`, :class:`JointsMSELoss`
-* :mod:`.evaluate` -- :func:`evaluate` (PCK@0.2 / PCKh@0.5, COCO OKS AP, COCO-format predictions)
+* :mod:`.evaluate` -- :func:`evaluate` (each registered dataset's metrics; keypoint results JSON)
 * :mod:`.checkpoint` -- atomic checkpoint writes, ``weights_only`` loads
 * :mod:`.sampling` -- seeded, resumable, rank-sharded sampling
 * :mod:`.cli` -- ``archlab train`` / ``archlab eval``

@@ -1,8 +1,10 @@
 """``archlab train`` and ``archlab eval``.
 
-    archlab train litehrnet_18_coco --data lspet --input 128x96 --epochs 20 --batch 32 --out runs/lite
+    archlab train litehrnet_18_coco --data NAME --input 128x96 --epochs 20 --batch 32 --out runs/lite
     archlab train runs/lite/config.yaml --resume          # or the same command line + --resume
-    archlab eval runs/lite/best.pt --data lspet --split val --flip-test --out preds.json
+    archlab eval runs/lite/best.pt --split val --flip-test --out preds.json
+
+``--data`` takes any registered dataset (:mod:`archlab.data.registry`); the parser lists them.
     torchrun --nproc_per_node 2 -m archlab.cli train ...  # DistributedDataParallel
 """
 from __future__ import annotations
@@ -12,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..data.registry import DATASETS, DEFAULT_DATASET
+
 __all__ = ["register", "cmd_train", "cmd_eval", "config_from_args"]
 
 
@@ -19,15 +23,23 @@ def _optional(parser, flag, **kw):
     parser.add_argument(flag, default=None, **kw)
 
 
+def dataset_name(value: str) -> str:
+    """``--data``: a registered dataset's name; an unknown one is refused with the closest names."""
+    if value not in DATASETS:
+        raise argparse.ArgumentTypeError(str(DATASETS.unknown(value)))
+    return value
+
+
 def register(subparsers) -> None:
     t = subparsers.add_parser("train", help="train a pose network (HRNet recipe: Adam, step decay)",
-                              description="Train a zoo model or spec YAML on LSPET / COCO / MPII. A TrainConfig "
+                              description="Train a zoo model or spec YAML on a registered pose dataset. A TrainConfig "
                               "YAML (e.g. a run's config.yaml) is also accepted as the first argument; "
                               "flags given on the command line override it. Chunked runs: --stop-epoch N, then "
                               "`archlab train RUN/config.yaml --resume`. Exit status: 0 trained, 1 nothing left "
                               "to train (run complete or --stop-epoch already reached), 2 bad input or data.")
     t.add_argument("model", help="zoo name, spec YAML, or a training config YAML (with a 'model:' field)")
-    _optional(t, "--data", choices=("lspet", "coco", "mpii"), help="dataset (default lspet)")
+    _optional(t, "--data", type=dataset_name, choices=DATASETS, metavar="NAME",
+              help=f"dataset: %(choices)s (default {DEFAULT_DATASET})")
     _optional(t, "--data-root", help="shared data folder or the dataset's own folder (default: $ARCHLAB_DATA "
                                      "or ../shared/data)")
     _optional(t, "--input", help="input size HEIGHTxWIDTH, e.g. 128x96 (default 256x192)")
@@ -55,25 +67,28 @@ def register(subparsers) -> None:
     t.add_argument("--skip-bad-images", action="store_true", default=None,
                    help="skip unreadable images / broken annotations instead of stopping; the run lists them "
                         "(summary, metrics.csv skipped_images, OUT/skipped_images.txt)")
-    _optional(t, "--train-split", help="split to train on (default train; LSPET protocol: fit)")
-    _optional(t, "--val-split", help="split to validate and pick best.pt on (default val; LSPET protocol: search_val)")
+    _optional(t, "--train-split", help="split to train on (default train; the search protocol: fit)")
+    _optional(t, "--val-split", help="split to validate and pick best.pt on (default val; the search protocol: "
+                                     "search_val)")
     _optional(t, "--out", help="run folder (default runs/<model name>)")
     t.add_argument("--resume", action="store_true", default=None, help="continue from OUT/last.pt (to --epochs, "
                    "or to --stop-epoch if given)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar (the opening summary still prints)")
     t.set_defaults(func=cmd_train)
 
-    e = subparsers.add_parser("eval", help="evaluate a checkpoint: PCK@0.2 / PCKh@0.5 (LSPET), OKS AP (COCO)",
+    e = subparsers.add_parser("eval", help="evaluate a checkpoint with its dataset's metrics (PCK, PCKh, OKS AP ...)",
                               description="Evaluate a training checkpoint (last.pt / best.pt / model.pt). "
-                              "Any folder in the LSPET layout works with --data-root DIR --split all.")
+                              "Any folder in a dataset's own layout works with --data-root DIR.")
     e.add_argument("checkpoint", help="checkpoint file")
-    _optional(e, "--data", choices=("lspet", "coco", "mpii"), help="dataset (default: the checkpoint's)")
+    _optional(e, "--data", type=dataset_name, choices=DATASETS, metavar="NAME",
+              help="dataset: %(choices)s (default: the checkpoint's)")
     _optional(e, "--data-root", help="shared data folder or a dataset folder")
-    e.add_argument("--split", default="val", help="val (default), train, all; LSPET's protocol splits: fit, "
-                   "search_val, report_test")
+    e.add_argument("--split", default="val", help="a split of the dataset: val (default), train, ...; the search "
+                   "protocol's fit, search_val, report_test where the dataset has them")
     _optional(e, "--input", help="input size HEIGHTxWIDTH (default: the checkpoint's)")
     e.add_argument("--flip-test", action="store_true", help="average with the mirrored image")
-    _optional(e, "--out", help="write COCO-format predictions (JSON) here; metrics go beside it")
+    _optional(e, "--out", help="write the predictions here (keypoint results JSON, as pycocotools reads them); "
+                               "metrics go beside it")
     e.add_argument("--batch", type=int, default=32)
     e.add_argument("--workers", type=int, default=0)
     e.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -178,18 +193,29 @@ def cmd_eval(args) -> int:
         return 0
     print(f"{m['data']} / {m['split']}: {m['n']} samples, input {m['input_size'][0]}x{m['input_size'][1]}"
           f"{', flip test' if m['flip_test'] else ''}")
-    if "per_joint" in m:
-        print(f"{'joint':<16} {'PCK@0.2':>8} {'PCKh@0.5':>9}")
-        for name, v in m["per_joint"].items():
-            a, b = v["PCK@0.2"], v["PCKh@0.5"]
-            print(f"{name:<16} {'' if a is None else f'{100 * a:.1f}':>8} {'' if b is None else f'{100 * b:.1f}':>9}")
-        print(f"{'mean':<16} {100 * m['PCK@0.2']:>8.1f} {100 * m['PCKh@0.5']:>9.1f}")
-    for k in ("AP", "AP50", "AP75", "AR"):
-        if k in m:
-            print(f"{k}: {100 * m[k]:.1f}%")
+    print_metrics(m)
     if args.out:
         print(f"predictions: {args.out}")
     return 0
+
+
+_NOT_METRICS = ("n", "data", "split", "input_size", "flip_test", "per_joint")
+
+
+def print_metrics(m: dict) -> None:
+    """The per-joint table (one column per per-joint metric), its mean row, then every other
+    metric, in percent."""
+    pct = lambda v: "" if v is None else f"{100 * v:.1f}"  # noqa: E731
+    columns = list(next(iter(m.get("per_joint", {}).values()), {}))
+    if columns:
+        widths = [max(8, len(c)) for c in columns]
+        print(f"{'joint':<16} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths)))
+        for name, v in m["per_joint"].items():
+            print(f"{name:<16} " + " ".join(f"{pct(v.get(c)):>{w}}" for c, w in zip(columns, widths)))
+        print(f"{'mean':<16} " + " ".join(f"{pct(m.get(c)):>{w}}" for c, w in zip(columns, widths)))
+    for k, v in m.items():
+        if k not in _NOT_METRICS and k not in columns and isinstance(v, float):
+            print(f"{k}: {pct(v)}%")
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,6 @@
 """Training configuration: a frozen, validated dataclass with a YAML round trip.
 
->>> c = TrainConfig(model='litehrnet_18_coco', data='lspet', epochs=210)
+>>> c = TrainConfig(model='litehrnet_18_coco', epochs=210)
 >>> c.resolved_milestones()
 (170, 200)
 >>> TrainConfig(epochs=20).resolved_milestones()
@@ -17,12 +17,12 @@ from typing import Any
 
 import yaml
 
+from ..data.registry import DATASETS, DEFAULT_DATASET
 from ..spec import SpecError
 from ..spec import parse_size as _parse_size
 
 __all__ = ["TrainConfig", "ConfigError", "parse_size", "DATASETS", "DEVICES"]
 
-DATASETS = ("lspet", "coco", "mpii")
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -51,14 +51,15 @@ class TrainConfig:
     ``stop_epoch`` ends this invocation after that many epochs (chunked runs: the learning-rate
     schedule still follows ``epochs``; continue with ``resume=True``). ``batch`` is per process.
     ``train_split`` / ``val_split`` name the dataset's splits to train on and to validate (and
-    pick ``best.pt``) on: LSPET's search protocol uses ``fit`` / ``search_val``.
+    pick ``best.pt``) on, among the dataset's registered splits (e.g. the search protocol's ``fit`` /
+    ``search_val``).
     ``skip_bad_images`` drops unreadable images and broken annotations instead of stopping (the
     run reports which). ``stop_epoch`` and ``resume`` describe one invocation, not the run:
     :meth:`run_record` (what a run folder's ``config.yaml`` holds) leaves them out.
     """
 
     model: str = "litehrnet_18_coco"
-    data: str = "lspet"
+    data: str = DEFAULT_DATASET
     data_root: str | None = None
     input_size: tuple = (256, 192)
     epochs: int = 210
@@ -93,8 +94,6 @@ class TrainConfig:
         if not isinstance(self.model, (str, Path)) or not str(self.model):
             raise ConfigError(f"model: expected a zoo name or a spec YAML path, got {self.model!r}")
         set_("model", str(self.model))
-        if self.data not in DATASETS:
-            raise ConfigError(f"data: expected one of {', '.join(DATASETS)}, got {self.data!r}")
         if self.data_root is not None:
             set_("data_root", str(self.data_root))
         set_("input_size", parse_size(self.input_size))
@@ -111,10 +110,7 @@ class TrainConfig:
         for name in ("lr", "gamma", "sigma"):
             self._float(name, positive=True)
         self._float("weight_decay", positive=False)
-        for name in ("train_split", "val_split"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise ConfigError(f"{name}: expected a split name such as 'train' or 'search_val', "
-                                  f"got {getattr(self, name)!r}")
+        self._check_data()
         if self.device not in DEVICES:
             raise ConfigError(f"device: expected one of {', '.join(DEVICES)}, got {self.device!r}")
         for name in ("amp", "channels_last", "deterministic", "flip_test", "resume", "progress",
@@ -134,6 +130,19 @@ class TrainConfig:
             if list(ms) != sorted(ms):
                 raise ConfigError(f"milestones: must be increasing, got {list(ms)!r}")
             set_("milestones", tuple(ms))
+
+    def _check_data(self):
+        """``data`` is a registered dataset (:mod:`archlab.data.registry`) and both splits are its."""
+        if self.data not in DATASETS:
+            raise ConfigError(f"data: {DATASETS.unknown(self.data)}")
+        for name in ("train_split", "val_split"):
+            split = getattr(self, name)
+            if not isinstance(split, str) or not split:
+                raise ConfigError(f"{name}: expected a split name such as 'train' or 'search_val', got {split!r}")
+            try:
+                DATASETS[self.data].check_split(split)
+            except ValueError as e:
+                raise ConfigError(f"{name}: {e}") from None
 
     def _int(self, name: str, minimum: int):
         v = getattr(self, name)

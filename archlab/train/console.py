@@ -38,7 +38,7 @@ def unwrap_worker_error(e: BaseException) -> str | None:
 def batches(loader, hint: str = ""):
     """Iterate ``loader``; a data error (unreadable image, missing file) raised in a worker or here
     is re-raised as its own type with the dataset's one-line message (plus ``hint``)."""
-    from ..data.datasets import DatasetError
+    from ..data.topdown import DatasetError
     it = iter(loader)
     while True:
         try:

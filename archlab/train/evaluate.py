@@ -1,68 +1,59 @@
-"""Evaluate a pose network: LSPET PCK@0.2 / PCKh@0.5, MPII PCKh, COCO OKS AP (pycocotools).
+"""Evaluate a pose network on any registered dataset (:mod:`archlab.data.registry`).
 
-``evaluate(checkpoint_or_model, data='lspet', data_root=None, split='val', ...)`` runs the model
-over a split, maps heatmap maxima back to image pixels, writes the predictions in COCO results
-format (``out``) and returns the metrics. Any folder in the LSPET layout
-(``images/im00001.jpg ...`` + ``joints.mat``) works with ``data_root=DIR, split='all'``.
+``evaluate(checkpoint_or_model, data=NAME, data_root=None, split='val', ...)`` runs the model
+over a split, maps heatmap maxima back to image pixels, writes the predictions as keypoint
+results JSON (``out``; the format pycocotools reads) and returns the dataset's metrics (its
+entry lists them). Any folder in a dataset's own layout works as ``data_root``.
+
+Which datasets exist, where their files live, how a split opens and what is scored come from
+the registry; the names below are re-exported from it for compatibility.
 """
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
+
+from ..data.heatmaps import flip_test as _flip_test
+from ..data.heatmaps import get_final_preds
+from ..data.metrics import keypoint_results
+from ..data.registry import (DATASETS, compute_metrics, dataset_names, get_dataset_info, main_metric, open_dataset,
+                             resolve_data_dir)
+from ..nets.factory import create_model
+from ..spec import NetworkSpec
+from .checkpoint import CheckpointError, load_checkpoint
+from .config import parse_size
+from .console import batches, note_skipped
+from .sampling import IndexSubset
 
 __all__ = ["evaluate", "open_dataset", "resolve_data_dir", "predict", "compute_metrics", "main_metric",
-           "load_model"]
-
-MAIN_METRIC = {"lspet": "PCK@0.2", "mpii": "PCKh@0.5", "coco": "AP"}
+           "load_model", "MAIN_METRIC"]
 
 
-def main_metric(data: str) -> str:
-    """The validation metric that picks ``best.pt``."""
-    return MAIN_METRIC[data]
+class _MainMetrics(dict):
+    """``name -> main metric`` of every registered dataset (a live view of the registry)."""
+
+    def __getitem__(self, name):
+        return main_metric(name)
+
+    def __contains__(self, name):
+        return name in DATASETS
+
+    def __iter__(self):
+        return iter(DATASETS)
+
+    def __len__(self):
+        return len(DATASETS)
+
+    def __repr__(self):
+        return repr({k: main_metric(k) for k in DATASETS})
 
 
-def resolve_data_dir(data: str, data_root=None) -> Path:
-    """The dataset folder: ``data_root`` may be the shared data folder (holding ``lspet/``,
-    ``coco_mini/``, ``mmpose_fixtures/``) or the dataset's own folder."""
-    from ..data.datasets import default_data_root
-    if data_root is None:
-        root = default_data_root()
-        if root is None:
-            raise FileNotFoundError("no data folder found: set ARCHLAB_DATA or pass --data-root DIR")
-    else:
-        root = Path(data_root).expanduser()
-    if not root.is_dir():
-        raise FileNotFoundError(f"data folder not found: {root}")
-    own = {"lspet": "joints.mat", "coco": "annotations", "mpii": "test_mpii.json"}[data]
-    sub = {"lspet": "lspet", "coco": "coco_mini", "mpii": "mmpose_fixtures/mpii"}[data]
-    if (root / own).exists():
-        return root
-    if (root / sub / own).exists():
-        return root / sub
-    raise FileNotFoundError(f"no {data} data under {root}: expected {root / own} or {root / sub / own}")
-
-
-def open_dataset(data: str, data_root=None, split: str = "val", input_size=(256, 192), train: bool = False,
-                 sigma: float = 2.0, skip_bad: bool = False):
-    """A dataset of ``data`` (``'lspet'``, ``'coco'``, ``'mpii'``) from ``data_root``; ``skip_bad``
-    drops bad samples (see :class:`archlab.data.TopDownDataset`)."""
-    from ..data.datasets import COCOKeypointDataset, LSPETDataset, MPIIDataset
-    d = resolve_data_dir(data, data_root)
-    kw = dict(sigma=sigma, skip_bad=skip_bad)
-    if data == "lspet":
-        return LSPETDataset(d, split, tuple(input_size), train, **kw)
-    if data == "coco":
-        if split not in ("train", "val"):
-            raise ValueError(f"coco split must be 'train' or 'val', got {split!r}")
-        return COCOKeypointDataset(d / "annotations" / f"person_keypoints_{split}2017.json", d / f"{split}2017",
-                                   tuple(input_size), train, **kw)
-    if data == "mpii":
-        return MPIIDataset(d / "test_mpii.json", d, tuple(input_size), train, **kw)
-    raise ValueError(f"unknown dataset {data!r}; choose lspet, coco or mpii")
+#: dataset name -> the validation metric that picks ``best.pt`` (from the registry)
+MAIN_METRIC = _MainMetrics()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -74,9 +65,6 @@ def predict(model, loader, info, device, *, flip_test: bool = False, channels_la
     (box score), ``head_size``, ``center``, ``scale``, ``heatmap_size``. Bad images a skipping
     dataset replaced are added to ``skipped`` (file -> reason); data errors raised in loader
     workers come out as the dataset's own one-line message."""
-    from ..data.heatmaps import flip_test as _flip_test
-    from ..data.heatmaps import get_final_preds
-    from .console import batches, note_skipped
     was_training = model.training
     model.eval()
     out = {k: [] for k in ("index", "preds", "maxvals", "joints", "image_id", "score", "head_size",
@@ -125,63 +113,15 @@ def merge(parts: list) -> dict:
     return dedupe(out)
 
 
-def _nan_to_none(v):
-    return None if isinstance(v, float) and math.isnan(v) else v
-
-
-def compute_metrics(data: str, pred: dict, dataset=None) -> dict:
-    """Metrics of ``predict``'s output: LSPET ``PCK@0.2`` (torso) and ``PCKh@0.5`` (neck-head),
-    per joint and mean; MPII ``PCKh@0.5`` (dataset head sizes) and ``PCK@0.2``; COCO OKS
-    ``AP`` ... ``ARl`` (``dataset.coco`` is the ground truth). ``n`` counts the samples."""
-    from ..data.joints import get_dataset_info
-    from ..data.metrics import coco_eval, lspet_pck, pck, pckh, pose_scores, to_coco_results, torso_size
-    info = get_dataset_info(data)
-    n = int(len(pred["index"]))
-    out: dict = {"n": n}
-    if n == 0:
-        return out
-    names = list(info.joint_names)
-    if data in ("lspet", "mpii"):
-        gt = pred["joints"]
-        if data == "lspet":
-            r02 = lspet_pck(pred["preds"], gt, 0.2)
-            rh = pckh(pred["preds"], gt, thr=0.5, info="lspet")
-        else:
-            r02 = pck(pred["preds"], gt, norm=torso_size(gt, "mpii"), thr=0.2)
-            rh = pckh(pred["preds"], gt, head_sizes=pred["head_size"], thr=0.5)
-        out["PCK@0.2"] = r02.mean
-        out["PCKh@0.5"] = rh.mean
-        out["per_joint"] = {name: {"PCK@0.2": _nan_to_none(float(a)), "PCKh@0.5": _nan_to_none(float(b))}
-                            for name, a, b in zip(names, r02.per_joint, rh.per_joint)}
-    else:
-        if dataset is None or not hasattr(dataset, "coco"):
-            raise ValueError("COCO metrics need the dataset (its pycocotools COCO ground truth)")
-        scores = pose_scores(pred["maxvals"], pred["score"])
-        kp = np.concatenate([pred["preds"], pred["maxvals"][..., None]], axis=-1)
-        results = to_coco_results(kp, scores, pred["image_id"])
-        out.update(coco_eval(dataset.coco, results, info.sigmas, image_ids=np.unique(pred["image_id"])))
-    return out
-
-
 def results_json(data: str, pred: dict) -> list:
-    """Predictions in COCO keypoint results format (``keypoints`` = x, y, heatmap max per joint)."""
-    from ..data.metrics import pose_scores, to_coco_results
-    if len(pred["index"]) == 0:
-        return []
-    scores = pose_scores(pred["maxvals"], pred["score"])
-    kp = np.concatenate([pred["preds"], pred["maxvals"][..., None]], axis=-1)
-    return to_coco_results(kp, scores, pred["image_id"])
+    """``predict``'s output as keypoint results (:func:`archlab.data.metrics.keypoint_results`)."""
+    return keypoint_results(pred)
 
 
 # ------------------------------------------------------------------------------------------------
 def load_model(checkpoint, device="cpu"):
     """``(model, spec, config_dict_or_None)`` from a training checkpoint or a model-only
     checkpoint (``{'model', 'spec'}``), loaded with ``weights_only=True``."""
-    import yaml
-
-    from ..nets.factory import create_model
-    from ..spec import NetworkSpec
-    from .checkpoint import CheckpointError, load_checkpoint
     ckpt = load_checkpoint(checkpoint, require_training_state=False)
     if not isinstance(ckpt.get("spec"), str):
         raise CheckpointError(f"{checkpoint}: no model spec stored (key 'spec')")
@@ -201,13 +141,11 @@ def evaluate(checkpoint_or_model, data: str | None = None, data_root=None, split
     """Evaluate a checkpoint path (or a model) on ``data``/``split``.
 
     ``data`` and ``input_size`` default to the checkpoint's training config / spec. ``out``: a
-    JSON file for the COCO-format predictions (a ``.metrics.json`` file beside it gets the
-    metrics). Returns the metrics dict (``n``, ``PCK@0.2`` / ``PCKh@0.5`` / ``per_joint`` or COCO
-    ``AP`` ...), plus ``data``, ``split``, ``input_size``, ``flip_test``.
+    JSON file for the predictions as keypoint results (a ``.metrics.json`` file beside it gets the
+    metrics). Returns the metrics dict (``n``, each of the dataset's metrics, e.g. ``PCK@0.2`` or
+    ``AP``, and ``per_joint`` where it has per-joint metrics), plus ``data``, ``split``,
+    ``input_size``, ``flip_test``.
     """
-    from ..data.joints import get_dataset_info
-    from .config import parse_size
-    from .sampling import IndexSubset
     cfg = None
     if isinstance(checkpoint_or_model, torch.nn.Module):
         model = checkpoint_or_model.to(device)
@@ -216,7 +154,8 @@ def evaluate(checkpoint_or_model, data: str | None = None, data_root=None, split
         model, spec, cfg = load_model(checkpoint_or_model, device)
     data = data or (cfg or {}).get("data")
     if data is None:
-        raise ValueError("evaluate: pass data= ('lspet', 'coco' or 'mpii'); the model carries no training config")
+        raise ValueError(f"evaluate: pass data= (one of {', '.join(dataset_names())}); the model carries no "
+                         "training config")
     if input_size is None:
         if cfg and cfg.get("input_size"):
             input_size = cfg["input_size"]

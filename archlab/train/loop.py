@@ -10,7 +10,8 @@ trains, validates every ``val_every`` epochs and writes into ``config.out``::
                      data_wait_frac, skipped_images (with skip_bad_images), ...
     skipped_images.txt  with skip_bad_images: each bad image skipped, ``file<TAB>reason``
     last.pt          every epoch and every ``checkpoint_every`` steps (atomic writes)
-    best.pt          at the best validation ``PCK@0.2`` (LSPET), ``PCKh@0.5`` (MPII) or ``AP`` (COCO)
+    best.pt          at the best validation value of the dataset's main metric (its registry
+                     entry's ``main_metric``, e.g. ``PCK@0.2`` or ``AP``)
 
 ``resume=True`` continues from ``last.pt``: batches come from a ``(seed, epoch)``-seeded
 shuffle and each sample's augmentation from a ``(seed, epoch, index)``-seeded generator, so a
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..data.registry import compute_metrics, get_dataset_info, main_metric, open_dataset, resolve_data_dir
 from .checkpoint import (FORMAT, VERSION, CheckpointError, load_checkpoint, load_scheduler_state, rng_state,
                          save_atomic, scheduler_state, set_rng_state)
 from .config import ConfigError, TrainConfig
@@ -241,7 +243,6 @@ class _Run:
     """One invocation of a training run: resume state, data, model, loaders, the epoch loop."""
 
     def __init__(self, cfg: TrainConfig, dist: _Dist, device: torch.device):
-        from .evaluate import main_metric
         self.cfg, self.dist, self.device = cfg, dist, device
         if device.type == "cuda":
             torch.cuda.set_device(device)
@@ -290,8 +291,6 @@ class _Run:
     # -- setup ------------------------------------------------------------------------------------
     def build(self) -> None:
         """Datasets, model, optimiser (restored when resuming), loaders and the run folder."""
-        from ..data.joints import get_dataset_info
-        from .evaluate import open_dataset, resolve_data_dir
         from .sampling import IndexSubset, SeededSamples
         cfg = self.cfg
         _set_determinism(cfg, self.device)
@@ -492,7 +491,9 @@ class _Run:
 
     def _validate(self, row: dict, epoch: int) -> bool:
         """Validation metrics into ``row``; True when they are the best so far."""
-        from .evaluate import compute_metrics, merge, predict
+        # imported here: a module-level import would bind the submodule over the lazy
+        # ``archlab.train.evaluate`` function (see archlab/train/__init__.py)
+        from .evaluate import merge, predict
         dist, best = self.dist, self.best
         t0 = time.perf_counter()
         part = predict(_unwrap(self.ddp_model), self.val_loader, self.info, self.device,
