@@ -48,6 +48,8 @@ from importlib import metadata
 import torch
 from torch import nn
 
+from ..spec import parse_size
+
 __all__ = ["CounterResult", "flush_denormal", "pinned_threads", "COUNTERS", "run_counter", "count_fvcore", "count_thop", "count_ptflops_pytorch",
            "count_ptflops_aten", "count_torch", "exclusive_by_module", "inclusive_by_module", "parse_input_size",
            "SHAPE_OPS"]
@@ -91,18 +93,8 @@ def _version(pkg: str) -> str:
 
 
 def parse_input_size(input_size, in_channels: int = 3) -> tuple[int, int, int]:
-    """``(H, W)``, ``(C, H, W)`` or ``'HxW'`` -> ``(C, H, W)``."""
-    if isinstance(input_size, str):
-        parts = input_size.lower().replace(" ", "").split("x")
-        if len(parts) != 2 or not all(p.isdigit() for p in parts):
-            raise ValueError(f"input size must look like '256x192', got {input_size!r}")
-        input_size = tuple(int(p) for p in parts)
-    size = tuple(input_size)
-    if len(size) == 2:
-        size = (in_channels, *size)
-    if len(size) != 3 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in size):
-        raise ValueError(f"input size must be (H, W), (C, H, W) or 'HxW' with positive integers, got {input_size!r}")
-    return size
+    """``(H, W)``, ``(C, H, W)`` or ``'HxW'`` -> ``(C, H, W)`` (:func:`archlab.spec.parse_size`)."""
+    return parse_size(input_size, "input size", channels=in_channels)
 
 
 def _check_model(model) -> None:
