@@ -51,7 +51,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Entry", "Registry", "OptionError", "UnknownNameError", "BLOCKS", "HEADS", "ATTENTION", "STEMS",
-           "MODULES", "COMPONENT_PACKAGES", "ENTRY_POINT_GROUP", "odd_kernel", "at_least", "on_change"]
+           "MODULES", "COMPONENT_PACKAGES", "ENTRY_POINT_GROUP", "odd_kernel", "at_least", "on_change",
+           "import_plugins"]
 
 #: packages whose every module is imported on the first lookup (each registers what it defines)
 COMPONENT_PACKAGES = ("archlab.blocks",)
@@ -292,20 +293,27 @@ def _discover() -> None:
         return
     _state["running"] = True
     try:
-        for pkg_name in COMPONENT_PACKAGES:
-            pkg = importlib.import_module(pkg_name)
-            for info in pkgutil.iter_modules(pkg.__path__):
-                if not info.name.startswith("_"):
-                    importlib.import_module(f"{pkg_name}.{info.name}")
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                ep.load()
-            except Exception as e:  # a broken plugin must say which one it is
-                raise ImportError(f"archlab component plugin {ep.name!r} ({ep.value}) failed to import: "
-                                  f"{type(e).__name__}: {e}") from e
+        import_plugins(COMPONENT_PACKAGES, ENTRY_POINT_GROUP, "component")
         _state["done"] = True
     finally:
         _state["running"] = False
+
+
+def import_plugins(packages, group: str, what: str) -> None:
+    """Import every public module of ``packages`` and every module the entry-point ``group``
+    names (how a registry fills itself; the dataset registry uses it too). A broken plugin is
+    an ``ImportError`` naming it."""
+    for pkg_name in packages:
+        pkg = importlib.import_module(pkg_name)
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if not info.name.startswith("_"):
+                importlib.import_module(f"{pkg_name}.{info.name}")
+    for ep in importlib.metadata.entry_points(group=group):
+        try:
+            ep.load()
+        except Exception as e:  # a broken plugin must say which one it is
+            raise ImportError(f"archlab {what} plugin {ep.name!r} ({ep.value}) failed to import: "
+                              f"{type(e).__name__}: {e}") from e
 
 
 BLOCKS = Registry("block")

@@ -28,16 +28,14 @@ archlab.data.registry.UnknownDatasetError: unknown dataset 'lspt'; did you mean 
 from __future__ import annotations
 
 import difflib
-import importlib
-import importlib.metadata
 import math
 import os
-import pkgutil
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..registry import import_plugins
 from .joints import DatasetInfo
 
 __all__ = ["DatasetEntry", "DatasetRegistry", "DATASETS", "DATASET_INFO", "DEFAULT_DATASET", "ENTRY_POINT_GROUP",
@@ -119,16 +117,7 @@ class DatasetRegistry(Mapping):
             return
         state["running"] = True
         try:
-            pkg = importlib.import_module(__package__)
-            for mod in pkgutil.iter_modules(pkg.__path__):
-                if not mod.name.startswith("_"):
-                    importlib.import_module(f"{__package__}.{mod.name}")
-            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-                try:
-                    ep.load()
-                except Exception as e:  # a broken plugin must say which one it is
-                    raise ImportError(f"archlab dataset plugin {ep.name!r} ({ep.value}) failed to import: "
-                                      f"{type(e).__name__}: {e}") from e
+            import_plugins((__package__,), ENTRY_POINT_GROUP, "dataset")
             state["done"] = True
         finally:
             state["running"] = False
