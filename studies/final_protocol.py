@@ -46,15 +46,19 @@ MODELS = {
     "hrnet_w16_small": "studies/specs/hrnet_w16_small_lspet.yaml",
     "sdhrnet_scr_w16_small": "studies/specs/sdhrnet_scr_w16_small_lspet.yaml",
     "litehrnet_30": "litehrnet_30_coco",
+    # random draws that span studies/search_lspet.yaml (studies/draw_specs.py, seed 0, <= 0.3 GMACs):
+    # the rank-fidelity set needs >= 10 architectures besides the search's own picks
+    **{f"span_{k}": f"studies/specs/span_{k}.yaml" for k in range(5)},
 }
-#: the hand-designed models every accuracy figure shows; any other model came from the search
-BASELINES = frozenset(MODELS)
+#: the hand-designed models every accuracy figure shows; any other model came from the search space
+BASELINES = frozenset({"litehrnet_18", "sdhrnet_w16_small", "hrnet_w16_small", "sdhrnet_scr_w16_small",
+                       "litehrnet_30"})
 #: the cheap score the search acts on (its rank fidelity is the verdict's ``kendall_tau``)
 SEARCH_SCORE = "search_val_e1"
 #: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), then the rest
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
-         ("sdhrnet_w16_small", 2), ("hrnet_w16_small", 1)]
+         ("sdhrnet_w16_small", 2), ("hrnet_w16_small", 1), *((f"span_{k}", 0) for k in range(5))]
 
 
 def run_dir(model: str, seed: int) -> Path:

@@ -110,3 +110,16 @@ def test_legacy_proxy_trains_real_images_once(tmp_path, monkeypatch):
     assert (tmp_path / "legacy_proxy.csv").stat().st_mtime_ns == stamp
     with pytest.raises(SystemExit, match="unknown model 'nope'"):
         lp.main(["nope"])
+
+
+def test_span_draws_are_seeded_distinct_and_within_budget():
+    import draw_specs
+    a = draw_specs.draw(3, seed=0, max_gmacs=0.2)
+    b = draw_specs.draw(3, seed=0, max_gmacs=0.2)
+    assert [s.to_yaml() for _, s, _ in a] == [s.to_yaml() for _, s, _ in b]
+    assert len({s.to_yaml() for _, s, _ in a}) == 3
+    assert all(c.macs <= 0.2e9 for _, _, c in a)
+    # the committed span specs are the seed-0 draws of the study's space at its default budget
+    from archlab.spec import NetworkSpec
+    committed = [NetworkSpec.from_yaml(STUDIES / "specs" / f"span_{k}.yaml").to_dict() for k in range(5)]
+    assert committed == [s.to_dict() for _, s, _ in draw_specs.draw(5, seed=0)]
