@@ -256,7 +256,9 @@ class StageSpec(_Spec):
       first (0 = the highest-resolution branch; SDHRNet: ``(3,)``, the deepest of the last
       stage's four branches).
     * ``multiscale_output``: ``False`` makes the last module fuse into branch 0 only (HRNet
-      pose nets' final module).
+      pose nets' final module). The last stage's last module never builds outputs its head
+      does not read, so before a head that reads branch 0 only, ``True`` builds the same as
+      ``False`` (see :mod:`archlab.nets.plan`).
     """
 
     widths: tuple = _kind("ints")
@@ -401,6 +403,11 @@ class NetworkSpec(_Spec):
         if needs_all and not self.stages[-1].multiscale_output:
             raise _err("head.type", f"head {self.head.type!r} reads every branch, but the last stage has "
                        "multiscale_output: false")
+        last = self.stages[-1]
+        if not needs_all and last.fuse == "none" and len(last.widths) > 1:
+            raise _err(f"stages[{len(self.stages) - 1}].fuse", f"'none' on the last stage leaves branches 1.."
+                       f"{len(last.widths) - 1} unused: head {self.head.type!r} reads branch 0 only (use fuse: "
+                       "sum, a head that reads every branch such as 'iterative', or a single-branch last stage)")
         h, w = self.input_size
         branches = max(len(s.widths) for s in self.stages)
         q = 4 * 2 ** (branches - 1)

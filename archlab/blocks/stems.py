@@ -26,6 +26,12 @@ def _check_hrnet(opts: dict, *, stem, **_) -> None:
         raise OptionError("block", f"unknown stem block {stem.block!r}; choose one of {names}", option=False)
     if stem.block_width < 1:
         raise OptionError("block_width", f"must be positive, got {stem.block_width}", option=False)
+    if stem.num_blocks:     # the first unit maps channels -> block_width: probe the block's cost function
+        try:
+            BLOCKS[stem.block].cost(stem.channels, stem.block_width, 1, hw=(1, 1))
+        except ValueError as e:
+            raise OptionError("block", f"{stem.block!r} cannot start layer1 at channels={stem.channels}, "
+                              f"block_width={stem.block_width}: {e}", option=False) from None
     if stem.out_channels is not None:
         raise OptionError("out_channels", "only a 'lite' stem takes out_channels (an 'hrnet' stem outputs "
                           "block_width * expansion)", option=False)

@@ -1,10 +1,11 @@
 """Analytic cost of a :class:`~archlab.spec.NetworkSpec`, computed from the spec alone.
 
-:func:`count` walks the spec exactly as :mod:`archlab.nets.builder` builds the network -- stem,
-transitions, SEMs, stages (modules, branches, fuse layers under both ``fuse_forward`` modes and
-``multiscale_output``) and head -- and collects every block's op records from the closed-form cost
-functions that sit beside the blocks (``basic_block_cost``, ``scr_cost``, ``sem_cost``,
-``dasp_cost``, ...). No ``nn.Module`` is built, so it takes a few milliseconds.
+:func:`count` prices the spec's :class:`~archlab.nets.plan.NetworkPlan` -- the same plan
+:mod:`archlab.nets.builder` instantiates: stem, transitions, SEMs, stages (modules, branches,
+fuse layers under both ``fuse_forward`` modes, only the outputs later layers read) and head --
+collecting every layer's op records from the closed-form cost functions registered beside the
+blocks (``basic_block_cost``, ``scr_cost``, ``sem_cost``, ``dasp_cost``, ...). No ``nn.Module``
+is built, so it takes a few milliseconds.
 
 Units: ``.macs`` is **multiply-accumulates** (MACs) of convolutions, linear layers and matrix
 products, at batch 1 with bias adds not included -- the figure most papers print as "FLOPs"
@@ -19,11 +20,11 @@ a counting convention (:mod:`archlab.cost.profiles`, via :meth:`CostReport.to`) 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from pathlib import Path
 
 from .. import registry
 from ..blocks.basic import conv_bn_act_cost
+from ..nets.plan import plan_network
 from ..spec import NetworkSpec, SpecError, parse_size
 from .ops import (MAC_CLASSES, MAC_OPS, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
@@ -55,63 +56,43 @@ def _dw_sep_cost(cin: int, cout: int, stride: int, act: bool, hw, prefix: str) -
     return OpList([*a, *b], b.out)
 
 
-def _transition_cost(pre: list, cur: tuple, style: str, prefix: str) -> tuple[list, list]:
-    """Builder's ``make_transition`` applied as ``forward_features`` does: branch ``b`` reads
-    ``pre[b]`` (the previous stage's outputs) or, for a new branch, the last of them.
-    ``pre`` holds ``(c, h, w)`` triples; returns (ops, new branch shapes)."""
-    ops, shapes = [], []
-    for i, c in enumerate(cur):
-        p = join(prefix, str(i))
-        if i < len(pre):
-            cin, h, w = pre[i]
-            if c == cin:
-                shapes.append(pre[i])
-                continue
-            if style == "hrnet":
-                r = conv_bn_act_cost(cin, c, 3, 1, hw=(h, w), prefix=p)
-            else:
-                r = _dw_sep_cost(cin, c, 1, True, (h, w), p)
-            ops += r
-            shapes.append(r.out)
-        else:
-            shape = pre[-1]
-            for j in range(i + 1 - len(pre)):
-                cin = pre[-1][0]
-                cout = c if j == i - len(pre) else cin
-                q = join(p, str(j))
-                if style == "hrnet":
-                    r = conv_bn_act_cost(cin, cout, 3, 2, hw=shape[1:], prefix=q)
-                else:
-                    r = _dw_sep_cost(cin, cout, 2, True, shape[1:], q)
-                ops += r
-                shape = r.out
-            shapes.append(shape)
-    return ops, shapes
+def _step_cost(step, hw, prefix: str) -> OpList:
+    """One :class:`~archlab.nets.plan.ConvStep` (``prefix``: its module path)."""
+    if step.kind == "conv":
+        return conv_bn_act_cost(step.cin, step.cout, step.kernel, step.stride, hw=hw, act=step.act, prefix=prefix)
+    return _dw_sep_cost(step.cin, step.cout, step.stride, step.act, hw, prefix)
 
 
-def _fuse_path_cost(shapes: list, i: int, j: int, style: str, prefix: str) -> OpList:
-    """``f_ij`` of the builder's ``make_fuse_layers`` applied to branch ``j``'s output (``prefix``
-    is ``...fuse_layers.i.j``): 1x1 ConvBN + nearest upsample for ``j > i``, ``i - j`` stride-2
-    steps for ``j < i``."""
-    ci = shapes[i][0]
-    cj, h, w = shapes[j]
-    if j > i:
-        r = conv_bn_act_cost(cj, ci, 1, hw=(h, w), act=False, prefix=join(prefix, "0"))
-        f = 2 ** (j - i)
-        ho, wo = int(h * f), int(w * f)
-        return OpList([*r, upsample_op(join(prefix, "1"), "nearest", ci * h * w, ci * ho * wo)], (ci, ho, wo))
-    ops, shape = [], (cj, h, w)
-    for k in range(i - j):
-        last = k == i - j - 1
-        cout = ci if last else cj
-        q = join(prefix, str(k))
-        if style == "hrnet":
-            r = conv_bn_act_cost(cj, cout, 3, 2, hw=shape[1:], act=not last, prefix=q)
-        else:
-            r = _dw_sep_cost(cj, cout, 2, not last, shape[1:], q)
+def _path_cost(path, shape: tuple, prefix: str) -> OpList:
+    """A transition or fuse :class:`~archlab.nets.plan.Path` applied to a ``(c, h, w)`` input."""
+    if path.bare:
+        return _step_cost(path.steps[0], shape[1:], prefix)
+    ops = []
+    for k, step in enumerate(path.steps):
+        r = _step_cost(step, shape[1:], join(prefix, str(k)))
         ops += r
         shape = r.out
+    if path.upsample != 1:
+        c, h, w = shape
+        f = path.upsample
+        ops.append(upsample_op(join(prefix, str(len(path.steps))), "nearest", c * h * w, c * h * f * w * f))
+        shape = (c, h * f, w * f)
     return OpList(ops, shape)
+
+
+def _transition_cost(stage, ys: list, prefix: str) -> tuple[list, list]:
+    """A stage's transition as ``forward_features`` applies it: branch ``b`` reads
+    ``ys[stage.sources[b]]`` through ``stage.transition[b]``. ``ys`` holds ``(c, h, w)``
+    triples; returns (ops, new branch shapes)."""
+    ops, shapes = [], []
+    for b, (src, path) in enumerate(zip(stage.sources, stage.transition)):
+        if path is None:
+            shapes.append(ys[src])
+            continue
+        r = _path_cost(path, ys[src], join(prefix, str(b)))
+        ops += r
+        shapes.append(r.out)
+    return ops, shapes
 
 
 def _check_same(a: tuple, b: tuple, where: str) -> None:
@@ -120,11 +101,12 @@ def _check_same(a: tuple, b: tuple, where: str) -> None:
                          "evenly down to the lowest-resolution branch)")
 
 
-def _fuse_cost(seq: "_Seq", shapes: list, num_out: int, style: str, fuse_forward: str) -> list:
-    """The exchange unit of ``MultiBranchModule.forward`` under ``fuse_forward`` 'hrnet'
-    (``out_i = relu(sum_j f_ij(x_j))``) or 'litehrnet' (``z0 = 2 x0 + ...``; ``f_i0`` applied to
-    ``z0`` and doubled, see :mod:`archlab.nets.builder`), appended to ``seq`` with paths relative
-    to the module. Returns the output shapes."""
+def _fuse_cost(seq: "_Seq", shapes: list, fuse: tuple, fuse_forward: str) -> list:
+    """The exchange unit of ``MultiBranchModule.forward`` (rows ``fuse[i][j]`` of the module
+    plan) under ``fuse_forward`` 'hrnet' (``out_i = relu(sum_j f_ij(x_j))``) or 'litehrnet'
+    (``z0 = 2 x0 + ...``; ``f_i0`` applied to ``z0`` and doubled, see
+    :mod:`archlab.nets.builder`), appended to ``seq`` with paths relative to the module.
+    Returns the output shapes."""
     n = len(shapes)
     outs = []
 
@@ -132,8 +114,8 @@ def _fuse_cost(seq: "_Seq", shapes: list, num_out: int, style: str, fuse_forward
         return s[0] * s[1] * s[2]
 
     def f(i, j):
-        body, summary, out = _memo(("fuse", style, shapes[i][0], tuple(shapes[j]), i - j),
-                                   lambda: _fuse_path_cost(shapes, i, j, style, ""))
+        path = fuse[i][j]
+        body, summary, out = _memo(("fuse", path, tuple(shapes[j])), lambda: _path_cost(path, shapes[j], ""))
         seq.leaf(f"fuse_layers.{i}.{j}", body, summary)
         _check_same(out, shapes[i], f"fuse {i}<-{j}")
         return out
@@ -151,12 +133,12 @@ def _fuse_cost(seq: "_Seq", shapes: list, num_out: int, style: str, fuse_forward
         seq.extend((eltwise_op("", "mul_scalar", numel(z0)),))
         i = 0
         tail(z0)
-        for i in range(1, num_out):
+        for i in range(1, len(fuse)):
             y = f(i, 0)
             seq.extend((eltwise_op("", "mul_scalar", numel(y)),))
             tail(y)
         return outs
-    for i in range(num_out):
+    for i in range(len(fuse)):
         tail(shapes[0] if i == 0 else f(i, 0))
     return outs
 
@@ -293,46 +275,44 @@ def clear_caches() -> None:
     """Forget every memoised block, fuse path and module cost (for cold-start timings; called
     whenever a registry entry changes, since the memo is keyed by block names)."""
     _BLOCK_MEMO.clear()
-    _module_cost_cached.cache_clear()
+    _MODULE_MEMO.clear()
 
 
-@lru_cache(maxsize=1024)
-def _module_cost_cached(shapes: tuple, block: str, options: tuple, widths: tuple, num_blocks: tuple, fuse: str,
-                        multiscale_output: bool, transition: str, fuse_forward: str) -> tuple:
-    return _module_cost_raw(list(shapes), block, options, widths, num_blocks, fuse, multiscale_output,
-                            transition, fuse_forward)
+#: ``(input shapes, module plan key)`` -> ``(child segments, output shapes, summary)``
+_MODULE_MEMO: dict = {}
 
 
-def _module_segment(shapes: list, stage, multiscale_output: bool, transition: str, fuse_forward: str,
-                    prefix: str) -> tuple[tuple, list]:
-    """One ``MultiBranchModule`` (branch blocks, then the fuse layers) as a node segment under
-    ``prefix``. Modules repeat (same shapes, same stage), so their segments are memoised."""
-    key = (tuple(shapes), stage.block, tuple(sorted(stage.block_options.items())), stage.widths, stage.num_blocks,
-           stage.fuse, bool(multiscale_output), transition, fuse_forward)
+def _module_segment(shapes: list, mp, prefix: str) -> tuple[tuple, list]:
+    """One ``MultiBranchModule`` (a :class:`~archlab.nets.plan.ModulePlan`: branch blocks, then
+    the fuse layers) as a node segment under ``prefix``. Modules repeat (same shapes, same plan),
+    so their segments are memoised."""
+    key = (tuple(shapes), mp.key)
     try:
-        hash(key)
-        compute = _module_cost_cached
+        hit = _MODULE_MEMO.get(key)
     except TypeError:              # an unhashable option value: compute directly
-        compute = _module_cost_raw
+        key = hit = None
     try:
-        children, outs, summary = compute(*key)
+        if hit is None:
+            hit = _module_cost_raw(shapes, mp)
+            if key is not None:
+                if len(_MODULE_MEMO) >= _BLOCK_MEMO_MAX:
+                    _MODULE_MEMO.clear()
+                _MODULE_MEMO[key] = hit
     except ValueError as e:
         raise ValueError(f"{prefix}: {e}") from None
+    children, outs, summary = hit
     return (prefix, children, summary, True), list(outs)
 
 
-def _module_cost_raw(shapes, block: str, options: tuple, widths: tuple, num_blocks: tuple, fuse: str,
-                     multiscale_output: bool, transition: str, fuse_forward: str) -> tuple:
+def _module_cost_raw(shapes, mp) -> tuple:
     """``(child segments, output shapes, summary)`` of one module, paths relative to it."""
     seq = _Seq()
-    entry = registry.BLOCKS[block]
-    fn = entry.cost
-    opts = dict(options)
-    n = len(widths)
-    if entry.multi_branch:
+    fn = registry.BLOCKS[mp.block].cost
+    opts = dict(mp.options)
+    if mp.multi_branch:
         bw = [s[0] for s in shapes]
         sizes = [s[1:] for s in shapes]
-        for k in range(num_blocks[0]):
+        for k in range(mp.num_blocks[0]):
             r = fn(bw, hw=sizes, prefix="", **opts)
             body = tuple(r)
             seq.leaf(f"branches.{k}", body, _summarise(body))
@@ -341,20 +321,19 @@ def _module_cost_raw(shapes, block: str, options: tuple, widths: tuple, num_bloc
         xs = [(c, *s) for c, s in zip(bw, sizes)]
     else:
         xs = []
-        for b in range(n):
+        for b, width in enumerate(mp.widths):
             shape = tuple(shapes[b])
-            for k in range(num_blocks[b]):
+            for k in range(mp.num_blocks[b]):
                 body, summary, out = _memo(
-                    (block, shape, widths[b], options),
-                    lambda s=shape: fn(s[0], widths[b], 1, hw=s[1:], prefix="", **opts))
+                    (mp.block, shape, width, mp.options),
+                    lambda s=shape: fn(s[0], width, 1, hw=s[1:], prefix="", **opts))
                 seq.leaf(f"branches.{b}.{k}", body, summary)
                 shape = tuple(out)
             xs.append(shape)
-    num_out = n if multiscale_output else 1
-    if fuse == "sum" and n > 1:
-        xs = _fuse_cost(seq, xs, num_out, transition, fuse_forward)
+    if mp.fuse is not None:
+        xs = _fuse_cost(seq, xs, mp.fuse, mp.fuse_forward)
     else:
-        xs = xs[:num_out]
+        xs = xs[:mp.num_out]
     children = seq.done()
     return children, tuple(xs), _combine(c[2] for c in children)
 
@@ -377,34 +356,30 @@ def _check_input_size(spec: NetworkSpec, size) -> tuple[int, int]:
 
 
 def _segments(spec: NetworkSpec, size: tuple[int, int]) -> list[tuple]:
-    """The network's ops as ``(prefix, ops, summary)`` segments in forward order."""
-    h, w = size
+    """The network's ops as ``(prefix, ops, summary)`` segments in forward order: the spec's
+    :class:`~archlab.nets.plan.NetworkPlan` (what the builder builds), priced."""
+    plan = plan_network(spec)
     seq = _Seq()
     ops = seq             # absolute-path ops are collected into runs between module segments
-    r = registry.STEMS[spec.stem.type].cost(spec.stem, spec.in_channels, hw=(h, w), prefix="stem")
+    r = registry.STEMS[plan.stem.type].cost(plan.stem, plan.in_channels, hw=tuple(size), prefix="stem")
     ops += r
     llf = r.out
     ys = [llf]
-    sem_opts = dict(spec.sem_options)
-    n_stages = len(spec.stages)
-    for i, stage in enumerate(spec.stages):
-        cur = stage.out_widths
-        tops, xs = _transition_cost(ys, cur, spec.transition, f"transitions.{i}")
+    sem_cost = registry.MODULES["sem"].cost
+    for i, st in enumerate(plan.stages):
+        tops, xs = _transition_cost(st, ys, f"transitions.{i}")
         ops += tops
-        for b in stage.sem:
-            c, bh, bw = xs[b]
-            r = registry.MODULES["sem"].cost(c, **sem_opts, hw=(bh, bw), prefix=f"sem.{i}.{b}")
+        for b, c in st.sem:
+            r = sem_cost(c, **plan.sem_options, hw=xs[b][1:], prefix=f"sem.{i}.{b}")
             ops += r
             xs[b] = r.out
-        for m in range(stage.num_modules):
-            last = i == n_stages - 1 and m == stage.num_modules - 1
-            seg, xs = _module_segment(xs, stage, stage.multiscale_output or not last, spec.transition,
-                                      spec.fuse_forward, f"stages.{i}.{m}")
+        for m, mp in enumerate(st.modules):
+            seg, xs = _module_segment(xs, mp, f"stages.{i}.{m}")
             seq.node(*seg[:3])
         ys = xs
-    head_fn = HEAD_COSTS[spec.head.type]
-    ops += head_fn([s[0] for s in ys], llf[0], spec.num_joints, hw=[s[1:] for s in ys], llf_hw=llf[1:],
-                   prefix="head", **spec.head.options)
+    h = plan.head
+    ops += HEAD_COSTS[h.type](list(h.in_widths), llf[0], h.num_joints, hw=[s[1:] for s in ys[:h.reads]],
+                              llf_hw=llf[1:], prefix="head", **h.options)
     return seq.done()
 
 

@@ -1,5 +1,10 @@
 """The one generic builder: :class:`NetworkSpec` -> :class:`PoseNet`.
 
+The spec is first expanded into its :class:`~archlab.nets.plan.NetworkPlan` (which layers, with
+which widths, which outputs each module produces, which branches the head reads); this module
+only instantiates it, one ``nn.Module`` per descriptor, and :mod:`archlab.cost.analytic` prices
+the same plan. Outputs no later layer reads are not built (see :mod:`archlab.nets.plan`).
+
 Layout of the built module (names are stable; the cost breakdowns group by them)::
 
     stem           HRNet stem (conv/2, conv/2, layer1) or Lite-HRNet stem      -> f_LLF
@@ -29,6 +34,7 @@ from ..blocks.basic import ConvBNAct
 from ..blocks.stems import HRNetStem
 from ..registry import STEMS
 from ..spec import NetworkSpec, StageSpec
+from .plan import ConvStep, ModulePlan, Path, fuse_paths, plan_module, plan_network, transition_paths
 
 __all__ = ["PoseNet", "MultiBranchModule", "HRNetStem", "build_network", "init_weights"]
 
@@ -39,86 +45,86 @@ def _dw_sep(cin: int, cout: int, stride: int, act: bool, dd) -> nn.Sequential:
                          ConvBNAct(cin, cout, 1, act=act, **dd))
 
 
+def make_step(step: ConvStep, dd) -> nn.Module:
+    """The module of one :class:`~archlab.nets.plan.ConvStep`."""
+    if step.kind == "conv":
+        return ConvBNAct(step.cin, step.cout, step.kernel, step.stride, act=step.act, **dd)
+    return _dw_sep(step.cin, step.cout, step.stride, step.act, dd)
+
+
+def make_path(path: Path | None, dd) -> nn.Module:
+    """The module of a transition or fuse :class:`~archlab.nets.plan.Path` (``None``: identity)."""
+    if path is None:
+        return nn.Identity()
+    if path.bare:
+        return make_step(path.steps[0], dd)
+    layers = [make_step(s, dd) for s in path.steps]
+    if path.upsample != 1:
+        layers.append(nn.Upsample(scale_factor=path.upsample, mode="nearest"))
+    return nn.Sequential(*layers)
+
+
 def make_transition(pre: tuple, cur: tuple, style: str, dd) -> nn.ModuleList:
-    """HRNet ``_make_transition_layer``: change widths of existing branches, derive each new
-    branch from the last previous one by stride-2 steps."""
-    layers = []
-    for i, c in enumerate(cur):
-        if i < len(pre):
-            if c == pre[i]:
-                layers.append(nn.Identity())
-            elif style == "hrnet":
-                layers.append(ConvBNAct(pre[i], c, 3, 1, **dd))
-            else:
-                layers.append(_dw_sep(pre[i], c, 1, True, dd))
-        else:
-            steps = []
-            for j in range(i + 1 - len(pre)):
-                cin = pre[-1]
-                cout = c if j == i - len(pre) else cin
-                steps.append(ConvBNAct(cin, cout, 3, 2, **dd) if style == "hrnet" else _dw_sep(cin, cout, 2, True, dd))
-            layers.append(nn.Sequential(*steps))
-    return nn.ModuleList(layers)
+    """HRNet ``_make_transition_layer`` (:func:`archlab.nets.plan.transition_paths`, built)."""
+    return nn.ModuleList(make_path(p, dd) for p in transition_paths(tuple(pre), tuple(cur), style))
 
 
 def make_fuse_layers(widths: tuple, num_out: int, style: str, dd) -> nn.ModuleList:
-    """HRNet exchange unit: ``f_ij`` = 1x1 conv + BN + nearest upsample (j > i), identity (j = i),
-    or ``i - j`` stride-2 3x3 convs (``style='hrnet'``) / depthwise-separable convs (``'lite'``)."""
-    rows = []
-    for i in range(num_out):
-        row = []
-        for j, cj in enumerate(widths):
-            ci = widths[i]
-            if j > i:
-                row.append(nn.Sequential(ConvBNAct(cj, ci, 1, act=False, **dd),
-                                         nn.Upsample(scale_factor=2 ** (j - i), mode="nearest")))
-            elif j == i:
-                row.append(nn.Identity())
-            else:
-                steps = []
-                for k in range(i - j):
-                    last = k == i - j - 1
-                    cout = ci if last else cj
-                    if style == "hrnet":
-                        steps.append(ConvBNAct(cj, cout, 3, 2, act=not last, **dd))
-                    else:
-                        steps.append(_dw_sep(cj, cout, 2, not last, dd))
-                row.append(nn.Sequential(*steps))
-        rows.append(nn.ModuleList(row))
-    return nn.ModuleList(rows)
+    """HRNet exchange unit (:func:`archlab.nets.plan.fuse_paths`, built): ``f_ij`` = 1x1 conv +
+    BN + nearest upsample (j > i), identity (j = i), or ``i - j`` stride-2 3x3 convs
+    (``style='hrnet'``) / depthwise-separable convs (``'lite'``)."""
+    return _fuse_modules(fuse_paths(tuple(widths), num_out, style), dd)
+
+
+def _fuse_modules(rows: tuple, dd) -> nn.ModuleList:
+    return nn.ModuleList(nn.ModuleList(make_path(p, dd) for p in row) for row in rows)
 
 
 class MultiBranchModule(nn.Module):
     """One HRNet module: parallel branches of blocks, then the fuse (exchange) layers.
 
     ``branches`` is a ``ModuleList`` of per-branch ``Sequential`` blocks, or a single
-    ``Sequential`` of multi-branch blocks (Lite-HRNet conditional channel weighting)."""
+    ``Sequential`` of multi-branch blocks (Lite-HRNet conditional channel weighting).
+    ``MultiBranchModule(in_widths, stage, multiscale_output, transition, fuse_forward)`` plans
+    the module itself; :meth:`from_plan` builds a :class:`~archlab.nets.plan.ModulePlan`."""
 
     def __init__(self, in_widths: tuple, stage: StageSpec, multiscale_output: bool, transition: str,
                  fuse_forward: str, *, device=None, dtype=None):
         super().__init__()
-        dd = dict(device=device, dtype=dtype)
-        cls = BLOCKS[stage.block]
-        opts = dict(stage.block_options)
-        self.multi_branch = getattr(cls, "multi_branch", False)
         n = len(stage.widths)
+        self._build(plan_module(in_widths, stage, n if multiscale_output else 1, transition, fuse_forward),
+                    dict(device=device, dtype=dtype))
+
+    @classmethod
+    def from_plan(cls, plan: ModulePlan, *, device=None, dtype=None) -> "MultiBranchModule":
+        """The module a :class:`~archlab.nets.plan.ModulePlan` describes."""
+        self = cls.__new__(cls)
+        nn.Module.__init__(self)
+        self._build(plan, dict(device=device, dtype=dtype))
+        return self
+
+    def _build(self, plan: ModulePlan, dd) -> None:
+        cls = BLOCKS[plan.block]
+        opts = dict(plan.options)
+        self.multi_branch = plan.multi_branch
         if self.multi_branch:
-            self.branches = nn.Sequential(*[cls(list(in_widths), **opts, **dd) for _ in range(stage.num_blocks[0])])
+            self.branches = nn.Sequential(*[cls(list(plan.in_widths), **opts, **dd)
+                                            for _ in range(plan.num_blocks[0])])
         else:
             branches = []
-            for b in range(n):
-                layers, c = [], in_widths[b]
-                for _ in range(stage.num_blocks[b]):
-                    layers.append(cls(c, stage.widths[b], **opts, **dd))
-                    c = stage.widths[b] * cls.expansion
+            for b, (c, w) in enumerate(zip(plan.in_widths, plan.widths)):
+                layers = []
+                for _ in range(plan.num_blocks[b]):
+                    layers.append(cls(c, w, **opts, **dd))
+                    c = w * cls.expansion
                 branches.append(nn.Sequential(*layers))
             self.branches = nn.ModuleList(branches)
-        self.out_widths = stage.out_widths
-        self.num_out = n if multiscale_output else 1
-        self.fuse_forward = fuse_forward
+        self.out_widths = plan.out_widths
+        self.num_out = plan.num_out
+        self.fuse_forward = plan.fuse_forward
         self.fuse_layers = None
-        if stage.fuse == "sum" and n > 1:
-            self.fuse_layers = make_fuse_layers(self.out_widths, self.num_out, transition, dd)
+        if plan.fuse is not None:
+            self.fuse_layers = _fuse_modules(plan.fuse, dd)
             self.relu = nn.ReLU(inplace=False)
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -150,43 +156,34 @@ class MultiBranchModule(nn.Module):
 
 
 class PoseNet(nn.Module):
-    """A top-down pose network built from a :class:`NetworkSpec`; ``forward(images) -> heatmaps``
-    of shape ``(N, num_joints, H/4, W/4)``."""
+    """A top-down pose network built from a :class:`NetworkSpec` (through its
+    :class:`~archlab.nets.plan.NetworkPlan`, which the analytic counter prices too);
+    ``forward(images) -> heatmaps`` of shape ``(N, num_joints, H/4, W/4)``."""
 
     def __init__(self, spec: NetworkSpec, *, device=None, dtype=None):
         super().__init__()
         dd = dict(device=device, dtype=dtype)
         self.spec = spec
-        st = spec.stem
-        self.stem = STEMS[st.type].cls.from_spec(st, spec.in_channels, **dd)
-        llf = st.out_width
-        pre = (llf,)
+        plan = self.plan = plan_network(spec)
+        self.stem = STEMS[plan.stem.type].cls.from_spec(plan.stem, plan.in_channels, **dd)
         self.transitions = nn.ModuleList()
         self.sem = nn.ModuleList()
         self.stages = nn.ModuleList()
-        for i, stage in enumerate(spec.stages):
-            cur = stage.out_widths
-            self.transitions.append(make_transition(pre, cur, spec.transition, dd))
-            self.sem.append(nn.ModuleDict({str(b): SEM(cur[b], **spec.sem_options, **dd) for b in stage.sem}))
-            modules = []
-            for m in range(stage.num_modules):
-                last = i == len(spec.stages) - 1 and m == stage.num_modules - 1
-                modules.append(MultiBranchModule(cur, stage, stage.multiscale_output or not last,
-                                                 spec.transition, spec.fuse_forward, **dd))
-            self.stages.append(nn.Sequential(*modules))
-            pre = cur
-        head_cls = HEADS[spec.head.type]
-        self.head = head_cls(list(pre), llf, spec.num_joints, **spec.head.options, **dd)
+        for st in plan.stages:
+            self.transitions.append(nn.ModuleList(make_path(p, dd) for p in st.transition))
+            self.sem.append(nn.ModuleDict({str(b): SEM(c, **plan.sem_options, **dd) for b, c in st.sem}))
+            self.stages.append(nn.Sequential(*[MultiBranchModule.from_plan(mp, **dd) for mp in st.modules]))
+        self._sources = [st.sources for st in plan.stages]
+        h = plan.head
+        self.head = HEADS[h.type](list(h.in_widths), h.llf_width, h.num_joints, **h.options, **dd)
+        self.register_load_state_dict_pre_hook(_drop_unbuilt_fuse_rows)
 
     def forward_features(self, x: torch.Tensor):
         """Stem and stages: returns ``(branch_outputs, low_level_features)``."""
         llf = self.stem(x)
         ys = [llf]
-        for trans, sem, stage in zip(self.transitions, self.sem, self.stages):
-            xs = []
-            for b, t in enumerate(trans):
-                src = ys[b] if b < len(ys) else ys[-1]
-                xs.append(t(src))
+        for trans, sem, stage, sources in zip(self.transitions, self.sem, self.stages, self._sources):
+            xs = [t(ys[s]) for t, s in zip(trans, sources)]
             for key, m in sem.items():
                 xs[int(key)] = m(xs[int(key)])
             ys = stage(xs)
@@ -195,6 +192,20 @@ class PoseNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ys, llf = self.forward_features(x)
         return self.head(ys, llf)
+
+
+def _drop_unbuilt_fuse_rows(module, state_dict, prefix, *args) -> None:
+    """Checkpoints written before the plan stopped building unread outputs hold the last
+    module's fuse rows ``i >= num_out`` (weights that never got a gradient): drop them on load."""
+    i = len(module.stages) - 1
+    last = module.stages[i][-1]
+    if last.fuse_layers is None:
+        return
+    head = f"{prefix}stages.{i}.{len(module.stages[i]) - 1}.fuse_layers."
+    for key in [k for k in state_dict if k.startswith(head)]:
+        row = key[len(head):].split(".", 1)[0]
+        if row.isdigit() and int(row) >= last.num_out:
+            del state_dict[key]
 
 
 def init_weights(model: nn.Module) -> nn.Module:
