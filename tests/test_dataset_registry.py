@@ -237,8 +237,11 @@ def test_registered_dataset_trains_and_evaluates_with_no_library_edit(coco_body,
     assert "num_joints: 12" in (run / "model.yaml").read_text()          # the head follows the dataset
     row = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert {"val_PCK@0.5", "val_within20px", "val_n"} <= set(row) and row["val_n"] == _expected_people()
-    # evaluate the checkpoint: the dataset comes from its config, the metrics from the registry
-    m = evaluate(run / "best.pt", split="val", out=tmp_path / "preds.json")
+    # evaluate the checkpoint by the CLI: the dataset comes from its config, the metrics from the registry
+    assert train_cli(["eval", str(run / "best.pt"), "--out", str(tmp_path / "preds.json")]) == 0
+    out = capsys.readouterr().out
+    assert f"coco_body / val: {_expected_people()} samples" in out and "within20px" in out and "left_ankle" in out
+    m = json.loads((tmp_path / "preds.metrics.json").read_text())
     assert m["data"] == "coco_body" and m["n"] == _expected_people() and list(m["per_joint"]) == list(_BODY)
     assert set(m["per_joint"]["left_knee"]) == {"PCK@0.5", "within20px"}
     assert m["PCK@0.5"] == pytest.approx(row["val_PCK@0.5"]) and m["within20px"] == pytest.approx(row["val_within20px"])
@@ -248,10 +251,8 @@ def test_registered_dataset_trains_and_evaluates_with_no_library_edit(coco_body,
     xy = np.array([p["keypoints"] for p in preds]).reshape(len(preds), 12, 3)[..., :2]
     assert pck(xy, ds.joints, norm=torso_size(ds.joints, BODY_INFO), thr=0.5).mean == pytest.approx(m["PCK@0.5"],
                                                                                                       abs=1e-3)
-    # and the CLI evaluates it by name
-    assert train_cli(["eval", str(run / "best.pt"), "--data", "coco_body", "--data-root", str(ROOT)]) == 0
-    out = capsys.readouterr().out
-    assert f"coco_body / val: {_expected_people()} samples" in out and "within20px" in out and "left_ankle" in out
+    # and the Python API, with the dataset named
+    assert evaluate(run / "best.pt", data="coco_body", data_root=ROOT, limit=3)["n"] == 3
 
 
 def test_pckh_needs_a_head_definition():
