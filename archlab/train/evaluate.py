@@ -11,6 +11,7 @@ the registry; the names below are re-exported from it for compatibility.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -33,14 +34,11 @@ __all__ = ["evaluate", "open_dataset", "resolve_data_dir", "predict", "compute_m
            "load_model", "MAIN_METRIC"]
 
 
-class _MainMetrics(dict):
+class _MainMetrics(Mapping):
     """``name -> main metric`` of every registered dataset (a live view of the registry)."""
 
     def __getitem__(self, name):
         return main_metric(name)
-
-    def __contains__(self, name):
-        return name in DATASETS
 
     def __iter__(self):
         return iter(DATASETS)
@@ -49,7 +47,7 @@ class _MainMetrics(dict):
         return len(DATASETS)
 
     def __repr__(self):
-        return repr({k: main_metric(k) for k in DATASETS})
+        return repr(dict(self))
 
 
 #: dataset name -> the validation metric that picks ``best.pt`` (from the registry)
