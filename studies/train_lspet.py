@@ -29,10 +29,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from archlab.data.registry import get_dataset_info
 from archlab.data.metrics import lspet_pck, mean_pose_baseline, pckh
+from archlab.data.registry import get_dataset_info, open_dataset
 from archlab.train import TrainConfig, evaluate, load_checkpoint, train
-from archlab.train.evaluate import open_dataset
 from archlab.train.checkpoint import save_atomic
 
 

@@ -397,3 +397,20 @@ def test_skip_bad_images_trains_and_reports_them(tiny_spec, tmp_path):
     assert row["skipped_images"] == 2 and row["val_n"] == 6            # 8 images, 2 unreadable
     listed = (run / "skipped_images.txt").read_text().splitlines()
     assert [Path(x.split("\t")[0]).name for x in listed] == ["im00002.jpg", "im00005.jpg"]
+
+
+def test_evaluate_stays_a_function_after_the_library_loads():
+    """``from archlab.train import evaluate`` is the function even after training ran: the library
+    never imports the compatibility submodule ``archlab.train.evaluate`` (a loaded submodule is
+    bound over the package's lazy name, which broke ``train(...)`` then ``evaluate(...)`` in one
+    process)."""
+    code = ("import importlib, pkgutil, sys, archlab.train as t\n"
+            "for m in pkgutil.iter_modules(t.__path__):\n"
+            "    if m.name != 'evaluate': importlib.import_module('archlab.train.' + m.name)\n"
+            "from archlab.train import evaluate, train\n"
+            "print('archlab.train.evaluate' in sys.modules, callable(evaluate), evaluate.__module__)\n"
+            "import archlab.train.evaluate as shim\n"
+            "print(shim.open_dataset.__module__, shim.evaluate is evaluate)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["False", "True", "archlab.train.evaluation", "archlab.data.registry", "True"]

@@ -217,7 +217,7 @@ class PCK:
     """PCK@``thr`` normalised by the dataset's ``torso`` joint pair, per joint and mean.
 
     A metric object has ``names`` (the keys it returns) and ``compute(pred, info, dataset)`` ->
-    ``(values, per_joint)``: ``pred`` is :func:`archlab.train.evaluate.predict`'s output
+    ``(values, per_joint)``: ``pred`` is :func:`archlab.train.evaluation.predict`'s output
     (``preds`` (N, J, 2) image pixels, ``joints`` (N, J, 3) ground truth, ...), ``values`` maps
     each name to its mean, ``per_joint`` maps a name to its (J,) per-joint values.
 

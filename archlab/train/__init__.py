@@ -2,7 +2,7 @@
 
 * :mod:`.config` -- :class:`TrainConfig` (frozen, validated, YAML round trip)
 * :mod:`.loop` -- :func:`train`, :class:`JointsMSELoss`
-* :mod:`.evaluate` -- :func:`evaluate` (each registered dataset's metrics; keypoint results JSON)
+* :mod:`.evaluation` -- :func:`evaluate` (each registered dataset's metrics; keypoint results JSON)
 * :mod:`.checkpoint` -- atomic checkpoint writes, ``weights_only`` loads
 * :mod:`.sampling` -- seeded, resumable, rank-sharded sampling
 * :mod:`.cli` -- ``archlab train`` / ``archlab eval``
@@ -11,7 +11,7 @@ from .._lazy import lazy_exports
 
 #: imported on first use, so ``archlab --help`` and the CLI's parser do not import torch
 _LAZY = {"CheckpointError": ".checkpoint", "load_checkpoint": ".checkpoint", "save_atomic": ".checkpoint",
-         "ConfigError": ".config", "TrainConfig": ".config", "evaluate": ".evaluate", "load_model": ".evaluate",
+         "ConfigError": ".config", "TrainConfig": ".config", "evaluate": ".evaluation", "load_model": ".evaluation",
          "JointsMSELoss": ".loop", "train": ".loop"}
 
 

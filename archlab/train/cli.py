@@ -184,7 +184,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     m = evaluate(args.checkpoint, data=args.data, data_root=args.data_root, split=args.split,
                  input_size=args.input, flip_test=args.flip_test, out=args.out, batch=args.batch,
                  workers=args.workers, device=args.device, limit=args.limit, progress=sys.stderr.isatty())

@@ -39,6 +39,7 @@ from ..data.registry import compute_metrics, get_dataset_info, main_metric, open
 from .checkpoint import (FORMAT, VERSION, CheckpointError, load_checkpoint, load_scheduler_state, rng_state,
                          save_atomic, scheduler_state, set_rng_state)
 from .config import ConfigError, TrainConfig
+from .evaluation import merge, predict
 
 __all__ = ["train", "JointsMSELoss", "RESUME_MAY_CHANGE"]
 
@@ -491,9 +492,6 @@ class _Run:
 
     def _validate(self, row: dict, epoch: int) -> bool:
         """Validation metrics into ``row``; True when they are the best so far."""
-        # imported here: a module-level import would bind the submodule over the lazy
-        # ``archlab.train.evaluate`` function (see archlab/train/__init__.py)
-        from .evaluate import merge, predict
         dist, best = self.dist, self.best
         t0 = time.perf_counter()
         part = predict(_unwrap(self.ddp_model), self.val_loader, self.info, self.device,
