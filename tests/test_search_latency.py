@@ -88,3 +88,23 @@ def test_measure_method_times_onnxruntime(default_table):
                                  "warmup": 1})
     pred = predict_latency(spec, input_size=SIZE, table=default_table)["predicted_ms"]
     assert 0 < ms and 0.2 < pred / ms < 5     # measured wall clock on a shared machine: a loose check
+
+
+def test_space_check_screens_the_predicted_latency_budget(default_table, tmp_path):
+    """With latency predicted, archlab search's space check counts draws within latency_max and
+    refuses a budget below every baseline, naming the constraint."""
+    from archlab.search.check import check_space
+    space = SearchSpace.from_dict(SPACE)
+    specs = [space.apply({"width": w, "num_modules.1": m, "num_blocks": 1}) for w in (16, 24) for m in (1, 2)]
+    ms = sorted(_default_latency(s, space.latency) for s in specs)
+    specs[0].to_yaml(tmp_path / "baseline.yaml")
+    base = _default_latency(specs[0], space.latency)
+    budget = max((ms[0] + ms[-1]) / 2, base * 1.01)
+    with_budget = {**SPACE, "baselines": [str(tmp_path / "baseline.yaml")]}
+    res = check_space(SearchSpace.from_dict({**with_budget, "constraints": {"latency_max": budget}}), draws=24)
+    assert res.valid == 24 and 0 < res.feasible <= 24
+    assert res.feasible < 24 or budget >= ms[-1]
+    assert f"latency_max {budget:.4g} ms predicted" in res.summary()
+    with pytest.raises(SpaceError, match=r"constraints\.latency_max: .* below every baseline"):
+        check_space(SearchSpace.from_dict({**with_budget, "constraints": {"latency_max": min(ms[0], base) / 2}}),
+                    draws=8)

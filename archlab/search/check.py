@@ -59,22 +59,37 @@ def _fmt(key: str, value: float, profile: str = "macs") -> str:
     """A budget or cost in readable units: ``params_max`` in millions, ``macs_max`` in its profile's."""
     if key.startswith("params"):
         return f"{value / 1e6:.4g} M parameters"
+    if key.startswith("latency"):
+        return f"{value:.4g} ms predicted"
     from ..cost.profiles import PROFILES
     return f"{value:.4g} {PROFILES[profile].unit.split(' (')[0]} [{profile}]"
 
 
 def _fmt_budgets(budgets: dict) -> str:
     prof = budgets.get("profile", "macs")
-    return ", ".join(f"{k} {_fmt(k, budgets[k], prof)}" for k in ("params_max", "macs_max") if k in budgets)
+    return ", ".join(f"{k} {_fmt(k, budgets[k], prof)}" for k in BUDGETS if k in budgets)
+
+
+BUDGETS = ("params_max", "macs_max", "latency_max")
+
+
+def _screens_latency(space: SearchSpace) -> bool:
+    """A ``latency_max`` budget is screened here only when latency is predicted (no network is
+    built); measured latency is checked per trial."""
+    return "latency_max" in space.constraints and space.latency.get("method", "predict") == "predict"
 
 
 def _budget_cost(space: SearchSpace, spec) -> dict:
     base = analytic_cost(spec, space.constraints.get("profile", "macs"))
-    return {"params": base["params"], "macs_budget": base["macs"], "macs_plain": base["macs_plain"]}
+    cost = {"params": base["params"], "macs_budget": base["macs"], "macs_plain": base["macs_plain"]}
+    if _screens_latency(space):
+        from .objective import _default_latency
+        cost["latency_ms"] = _default_latency(spec, space.latency)
+    return cost
 
 
 def _over(space: SearchSpace, cost: dict) -> list[str]:
-    keys = [k for k in ("params_max", "macs_max") if k in space.constraints]
+    keys = [k for k in BUDGETS if k in space.constraints and (k != "latency_max" or "latency_ms" in cost)]
     return [k for k, v in zip(keys, constraint_values(space, cost)) if v > 0]
 
 
@@ -121,7 +136,8 @@ def check_space(space: SearchSpace, draws: int = DEFAULT_DRAWS, seed: int = 0) -
     from ..nets.factory import resolve_spec
     for b in space.baselines:
         cost = _budget_cost(space, resolve_spec(b))
-        res.baselines[b] = {"params": cost["params"], "macs_budget": cost["macs_budget"], "over": _over(space, cost)}
+        res.baselines[b] = {"params": cost["params"], "macs_budget": cost["macs_budget"],
+                            "latency_ms": cost.get("latency_ms"), "over": _over(space, cost)}
     _raise_if_hopeless(space, res)
     return res
 
@@ -132,7 +148,7 @@ def _raise_if_hopeless(space: SearchSpace, res: SpaceCheck) -> None:
         raise SpaceError(f"knobs: no draw is a valid network (0 of {res.draws} random draws; "
                          f"{n} fail with: {reason}); narrow the ranges")
     prof = space.constraints.get("profile", "macs")
-    for key, col in (("params_max", "params"), ("macs_max", "macs_budget")):
+    for key, col in (("params_max", "params"), ("macs_max", "macs_budget"), ("latency_max", "latency_ms")):
         if res.baselines and key in space.constraints and all(key in i["over"] for i in res.baselines.values()):
             low = min(res.baselines, key=lambda b: res.baselines[b][col])
             raise SpaceError(f"constraints.{key}: {_fmt(key, space.constraints[key], prof)} is below every "
