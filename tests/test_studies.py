@@ -105,3 +105,28 @@ def test_bench_search_screening(capsys):
     mod = _load("bench_search", ROOT / "benchmarks" / "bench_search.py")
     assert mod.main(["--candidates", "20", "--train-trials", "0"]) == 0
     assert "candidate specs/s" in capsys.readouterr().out
+
+
+def test_gpu_latency_render_derives_its_findings(tmp_path):
+    """The GPU study's README is computed from its CSV: change a median and the finding moves."""
+    import json
+    mod = _load("gpu_latency", ROOT / "studies" / "gpu_latency.py")
+    rows = [(m, mode, b, ms) for m, base in (("hrnet_w32_coco", 20.0), ("sdhrnet_coco", 50.0), ("litehrnet_18_coco", 20.0))
+            for mode, f in (("fp32", 1.0), ("amp", 1.2), ("cudagraph", 0.25)) for b, ms in ((1, base * f), (32, base * f * 2))]
+    csv = tmp_path / "gpu_latency.csv"
+    csv.write_text("model,input,mode,batch,median_ms,iqr_ms,min_ms,n,gmacs,note\n" + "".join(
+        f"{m},256x192,{mode},{b},{ms},0.1,{ms},10,,\n" for m, mode, b, ms in rows)
+        + "*,,onnxruntime-cuda,,,,,,,not available: test\n")
+    (tmp_path / "machine.json").write_text(json.dumps({"gpu": "G", "gpu_memory_gib": 1, "cuda": "x", "cudnn": 1,
+                                                       "torch": "t", "onnxruntime": "o", "ort_providers": ["CPU"],
+                                                       "date": "d"}))
+    mod.render(tmp_path)
+    text = (tmp_path / "README.md").read_text()
+    assert "batch 32 takes 2.00-2.00x the time of batch 1" in text
+    assert "sdhrnet_coco / hrnet_w32_coco, cudagraph, batch 1: 2.50x latency" in text
+    assert "AMP / fp32 in eager mode: 1.20-1.20x" in text and "not available: test" in text
+    with pytest.raises(SystemExit, match="CUDA is not available"):
+        if not __import__("torch").cuda.is_available():
+            mod.run(tmp_path / "o", 1, 1, 0.0, ["hrnet_w32_coco"])
+        else:
+            raise SystemExit("CUDA is not available (skipped: this machine has CUDA)")
