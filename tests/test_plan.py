@@ -20,7 +20,7 @@ import archlab
 from archlab import registry
 from archlab.cost.counters import run_counter
 from archlab.nets.plan import plan_network
-from archlab.spec import FUSE_FORWARDS, TRANSITIONS, HeadSpec, NetworkSpec, SpecError, StageSpec, StemSpec
+from archlab.spec import FUSE_FORWARDS, TRANSITIONS, NetworkSpec, SpecError, StageSpec, StemSpec
 
 README_SPEC = """
 name: my_net
@@ -179,6 +179,7 @@ def test_readme_example_spec_builds_only_what_the_head_reads():
     plan = plan_network(spec)
     assert spec.stages[-1].multiscale_output and plan.head.reads == 1
     assert [m.num_out for m in plan.stages[-1].modules] == [3, 1]
+    assert plan.summary().splitlines()[-2].endswith("fuse sum, outputs 1")
     model = archlab.create_model(spec)
     assert len(model.stages[-1][-1].fuse_layers) == 1 and len(model.stages[-1][0].fuse_layers) == 3
     # the same network as the explicit multiscale_output: false
@@ -230,3 +231,13 @@ def test_plan_is_memoised_and_torch_free():
     names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not {m for m in names if m and m.split(".")[0] == "torch"}
+
+
+def test_stem_block_that_cannot_start_layer1_is_refused():
+    """Drawn by the random specs above: a shuffle unit keeps its width, so an hrnet stem of 16
+    channels cannot start a layer1 of width 8 with it (the validator used to accept it and the
+    build failed)."""
+    with pytest.raises(SpecError, match=r"^stem\.block: 'shuffle' cannot start layer1 at channels=16, block_width=8"):
+        StemSpec(channels=16, block="shuffle", num_blocks=1, block_width=8)
+    assert StemSpec(channels=16, block="shuffle", num_blocks=1, block_width=16).out_width == 16
+    assert StemSpec(channels=16, block="basic", num_blocks=1, block_width=8).out_width == 8

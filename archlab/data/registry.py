@@ -40,7 +40,7 @@ from .joints import DatasetInfo
 
 __all__ = ["DatasetEntry", "DatasetRegistry", "DATASETS", "DATASET_INFO", "DEFAULT_DATASET", "ENTRY_POINT_GROUP",
            "UnknownDatasetError", "register_dataset", "get_dataset", "get_dataset_info", "dataset_names",
-           "default_data_root", "resolve_data_dir", "open_dataset", "main_metric", "compute_metrics"]
+           "default_data_root", "resolve_data_dir", "open_dataset", "main_metric", "compute_metrics", "view"]
 
 #: the dataset ``archlab train`` uses when none is named
 DEFAULT_DATASET = "lspet"
@@ -176,11 +176,14 @@ def _check_entry(e: DatasetEntry) -> None:
 DATASETS = DatasetRegistry()
 
 
-class _InfoView(Mapping):
-    """``name -> DatasetInfo`` of every registered dataset (live)."""
+class _View(Mapping):
+    """``name -> getattr(entry, attribute)`` of every registered dataset (live)."""
+
+    def __init__(self, attribute: str):
+        self._attribute = attribute
 
     def __getitem__(self, name):
-        return DATASETS[name].info
+        return getattr(DATASETS[name], self._attribute)
 
     def __iter__(self):
         return iter(DATASETS)
@@ -192,8 +195,13 @@ class _InfoView(Mapping):
         return repr(dict(self))
 
 
+def view(attribute: str) -> Mapping:
+    """A live read-only mapping ``dataset name -> entry.<attribute>`` (e.g. ``'main_metric'``)."""
+    return _View(attribute)
+
+
 #: joint metadata of every registered dataset, by name
-DATASET_INFO: Mapping[str, DatasetInfo] = _InfoView()
+DATASET_INFO: Mapping[str, DatasetInfo] = view("info")
 
 
 def register_dataset(name: str, *, info: DatasetInfo, folder: str, marker: str, main_metric: str,

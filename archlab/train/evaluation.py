@@ -11,7 +11,6 @@ the registry; the names below are re-exported from it for compatibility.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,8 @@ import yaml
 from ..data.heatmaps import flip_test as _flip_test
 from ..data.heatmaps import get_final_preds
 from ..data.metrics import keypoint_results
-from ..data.registry import (DATASETS, compute_metrics, dataset_names, get_dataset_info, main_metric, open_dataset,
-                             resolve_data_dir)
+from ..data.registry import (compute_metrics, dataset_names, get_dataset_info, main_metric, open_dataset,
+                             resolve_data_dir, view)
 from ..nets.factory import create_model
 from ..spec import NetworkSpec
 from .checkpoint import CheckpointError, load_checkpoint
@@ -34,24 +33,8 @@ __all__ = ["evaluate", "open_dataset", "resolve_data_dir", "predict", "compute_m
            "load_model", "MAIN_METRIC"]
 
 
-class _MainMetrics(Mapping):
-    """``name -> main metric`` of every registered dataset (a live view of the registry)."""
-
-    def __getitem__(self, name):
-        return main_metric(name)
-
-    def __iter__(self):
-        return iter(DATASETS)
-
-    def __len__(self):
-        return len(DATASETS)
-
-    def __repr__(self):
-        return repr(dict(self))
-
-
 #: dataset name -> the validation metric that picks ``best.pt`` (from the registry)
-MAIN_METRIC = _MainMetrics()
+MAIN_METRIC = view("main_metric")
 
 
 # ------------------------------------------------------------------------------------------------
