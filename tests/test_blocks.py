@@ -220,3 +220,104 @@ def test_mbconv_structure_and_residual():
     assert not MBConv(8, 16).residual and not MBConv(16, 16, 2).residual
     with pytest.raises(ValueError, match="kernel a positive odd size"):
         MBConv(16, 16, kernel=4)
+
+
+# ----------------------------------------------------------------------------------------------
+# SE / ECA export formulations (issue 10 item 5): the same function as the eager forward, built
+# from operators ONNX Runtime keeps in its blocked (NCHWc) layout.
+
+def _randomise(m, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+    return m.eval()
+
+
+def _reference_se(m, x):
+    """SE written out from the paper (eq. 6) with plain tensor algebra."""
+    s = x.mean(dim=(2, 3))
+    h = torch.relu(s @ m.fc1.weight.T + m.fc1.bias)
+    return x * torch.sigmoid(h @ m.fc2.weight.T + m.fc2.bias)[:, :, None, None]
+
+
+def _reference_eca(m, x):
+    """ECA written out: out[c] = sum_t w[t] * GAP(x)[c + t - k // 2] (zero outside), gated."""
+    s, w = x.mean(dim=(2, 3)), m.conv.weight.reshape(-1)
+    k, c = w.numel(), x.shape[1]
+    y = torch.zeros_like(s)
+    for t in range(k):
+        for ch in range(c):
+            j = ch + t - k // 2
+            if 0 <= j < c:
+                y[:, ch] += w[t] * s[:, j]
+    gate = torch.sigmoid(y) if m.gate == "sigmoid" else torch.nn.functional.hardsigmoid(y)
+    return x * gate[:, :, None, None]
+
+
+@pytest.mark.parametrize("channels,reduction,hw", [(32, 4, (8, 6)), (40, 4, (5, 7)), (64, 8, (1, 3)), (256, 4, (4, 3))])
+def test_se_export_formulation_equals_eager(channels, reduction, hw):
+    m = _randomise(SE(channels, reduction))
+    x = torch.randn(2, channels, *hw)
+    with torch.no_grad():
+        ref, eager, conv = _reference_se(m, x), m(x), m.forward_conv(x)
+    assert torch.allclose(eager, ref, atol=1e-5, rtol=0)
+    assert torch.allclose(conv, ref, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("channels,gamma,gate", [(16, 2, "sigmoid"), (64, 2, "hardsigmoid"), (256, 2, "sigmoid"),
+                                                 (48, 1, "sigmoid")])
+def test_eca_export_formulation_equals_eager(channels, gamma, gate):
+    m = _randomise(ECA(channels, gamma=gamma, gate=gate))
+    x = torch.randn(2, channels, 5, 4)
+    with torch.no_grad():
+        ref, eager, conv = _reference_eca(m, x), m(x), m.forward_conv(x)
+    assert m.conv.kernel_size[0] == eca_kernel_size(channels, gamma)
+    assert torch.allclose(eager, ref, atol=1e-5, rtol=0)
+    assert torch.allclose(conv, ref, atol=1e-5, rtol=0)
+
+
+def test_eca_band_matches_conv1d_and_rejects_even_kernels():
+    from archlab.blocks.attention import eca_band
+    taps, v = torch.randn(5), torch.randn(3, 11)
+    band = eca_band(taps, 11)
+    ref = torch.nn.functional.conv1d(v[:, None], taps.view(1, 1, 5), padding=2)[:, 0]
+    assert torch.allclose(v @ band.T, ref, atol=1e-6)
+    assert band[0, 3] == 0 and band[0, 2] == taps[4] and band[5, 3] == taps[0]
+    with pytest.raises(ValueError, match="odd"):
+        eca_band(torch.randn(4), 8)
+
+
+def _ort_graph(m, x, tmp_path):
+    """(exported op types, ORT-optimised op types, ORT output) of ``m`` on ``x``."""
+    import collections
+    import onnx
+    from archlab.cost.runtime import export_onnx, ort_session
+    data = export_onnx(m, x)
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.optimized_model_filepath = str(tmp_path / "opt.onnx")
+    so.log_severity_level = 3
+    ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+    exported = collections.Counter(n.op_type for n in onnx.load_from_string(data).graph.node)
+    optimised = collections.Counter(n.op_type for n in onnx.load(so.optimized_model_filepath).graph.node)
+    sess = ort_session(data)
+    return exported, optimised, sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0]
+
+
+@pytest.mark.parametrize("reweight", [("se", "eca"), ("eca", "eca")])
+def test_scr_exports_without_layout_breaking_ops(reweight, tmp_path):
+    """SCR with SE/ECA exports to GlobalAveragePool / Conv / Upsample / same-shape Mul (no ReduceMean,
+    Gemm, Unsqueeze, Gather), ONNX Runtime keeps the whole block in one layout (at most the
+    reorders at its input and output), and the ONNX output equals eager."""
+    m = _randomise(SCR(32, 32, reweight=reweight))
+    x = torch.randn(1, 32, 16, 12)
+    exported, optimised, out = _ort_graph(m, x, tmp_path)
+    assert not {"ReduceMean", "Gemm", "Unsqueeze", "Gather"} & set(exported), exported
+    assert exported["GlobalAveragePool"] == 2 and exported["Resize"] == 2, exported
+    assert optimised["ReorderInput"] + optimised["ReorderOutput"] <= 2, optimised
+    with torch.no_grad():
+        ref = m(x).numpy()
+    assert abs(out - ref).max() <= 1e-5 * max(1.0, abs(ref).max())
+    assert not torch.onnx.is_in_onnx_export()          # eager keeps the module calls the counters hook

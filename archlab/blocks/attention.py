@@ -24,7 +24,7 @@ from ..ops import (OpList, act_op, bmm_op, conv1d_op, conv2d_op, eltwise_op, joi
 from ..registry import ATTENTION as ATTENTION_REGISTRY
 from ..registry import MODULES
 
-__all__ = ["eca_kernel_size", "SE", "ECA", "PositionAttention", "SEM", "ATTENTION", "create_attn",
+__all__ = ["eca_kernel_size", "eca_band", "SE", "ECA", "PositionAttention", "SEM", "ATTENTION", "create_attn",
            "se_cost", "eca_cost", "attn_cost", "position_attention_cost", "sem_cost"]
 
 
@@ -66,9 +66,23 @@ class SE(nn.Module):
         self.fc2 = nn.Linear(hidden, channels, device=device, dtype=dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _export_formulation():
+            return self.forward_conv(x)
         w = x.mean(dim=(2, 3))
         w = torch.sigmoid(self.fc2(F.relu(self.fc1(w))))
         return x * w[:, :, None, None]
+
+    def forward_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """The same function as :meth:`forward` from 1x1 convolutions on ``[N, C, 1, 1]`` (used when
+        exporting to ONNX; see :func:`_export_formulation`): global average pool, the two FC layers
+        as 1x1 convs (hidden width zero-padded to a multiple of 16), gate, and the product as a
+        same-shape multiply with the gate spread over ``H x W`` (see :func:`_spread`)."""
+        w1, b1 = _pad_rows(self.fc1.weight[:, :, None, None], self.fc1.bias)
+        w2 = self.fc2.weight
+        w2 = torch.cat([w2, w2.new_zeros(w2.shape[0], w1.shape[0] - w2.shape[1])], 1)[:, :, None, None]
+        w1, b1, w2, b2 = (_frozen(t) for t in (w1, b1, w2, self.fc2.bias))
+        g = F.relu(F.conv2d(F.adaptive_avg_pool2d(x, 1), w1, b1))
+        return x * _spread(torch.sigmoid(F.conv2d(g, w2, b2)), x)
 
 
 @ATTENTION_REGISTRY.register("eca")
@@ -94,9 +108,79 @@ class ECA(nn.Module):
         self.gate = gate
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if _export_formulation():
+            return self.forward_conv(x)
         w = self.conv(x.mean(dim=(2, 3))[:, None, :])[:, 0, :]
         w = torch.sigmoid(w) if self.gate == "sigmoid" else F.hardsigmoid(w)
         return x * w[:, :, None, None]
+
+    def forward_conv(self, x: torch.Tensor) -> torch.Tensor:
+        """The same function as :meth:`forward` with the 1-D convolution across channels as a
+        ``C x C`` banded 1x1 convolution on the pooled ``[N, C, 1, 1]`` (used when exporting to
+        ONNX: no reshapes, and ORT keeps it in its blocked layout; ``C^2`` instead of ``k C``
+        multiply-adds on a 1x1 map, negligible)."""
+        band = _frozen(eca_band(self.conv.weight.reshape(-1), int(x.shape[1]))[:, :, None, None])
+        w = F.conv2d(F.adaptive_avg_pool2d(x, 1), band)
+        w = torch.sigmoid(w) if self.gate == "sigmoid" else F.hardsigmoid(w)
+        return x * _spread(w, x)
+
+
+# ----------------------------------------------------------------------------------------------
+# Export formulations. ONNX Runtime's CPU provider runs convolutions in a blocked channel layout
+# (NCHWc, 16 channels a block here) and keeps a tensor in it across Conv, GlobalAveragePool,
+# Concat, Add, activations, nearest Upsample and *same-shape* Mul -- but not across ReduceMean,
+# Gemm, Unsqueeze/Gather or a broadcasting ``[N,C,H,W] * [N,C,1,1]`` Mul, around each of which it
+# reorders the whole feature map out of and back into the blocked layout. The eager SE/ECA export
+# to exactly those operators, so when exporting (and only then: eager keeps the module calls the
+# counters hook) they take an equivalent form built from the first list.
+
+def _export_formulation() -> bool:
+    """Whether SE/ECA use their export formulation (``forward_conv``): while ``torch.onnx`` traces."""
+    return torch.onnx.is_in_onnx_export()
+
+
+def _frozen(t: torch.Tensor) -> torch.Tensor:
+    """``t``'s current values as a constant of the trace (an ONNX initializer once exported): weights
+    derived from parameters (padded, banded) are computed in Python, not exported as operators.
+    No gradient flows through it: the export formulations are for inference."""
+    return torch.tensor(t.detach().cpu().tolist(), dtype=t.dtype, device=t.device)
+
+
+def _pad_rows(w: torch.Tensor, b: torch.Tensor, multiple: int = 16):
+    """A conv weight/bias with output channels zero-padded to ``multiple`` (ORT's NCHWc block needs
+    whole blocks; the padded channels are ``relu(0) = 0`` and meet zero weights downstream)."""
+    extra = -w.shape[0] % multiple
+    if extra:
+        w = torch.cat([w, w.new_zeros(extra, *w.shape[1:])])
+        b = torch.cat([b, b.new_zeros(extra)])
+    return w, b
+
+
+def _spread(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The gate ``g`` ``[N, C, 1, 1]`` repeated over ``x``'s ``H x W`` by a nearest upsample with
+    integer scales (exact: every output pixel copies the one input pixel), so ``x * _spread(g, x)``
+    is a same-shape multiply that stays in ORT's blocked layout."""
+    h, w = int(x.shape[2]), int(x.shape[3])
+    return F.interpolate(g, scale_factor=(float(h), float(w)), mode="nearest")
+
+
+def eca_band(taps: torch.Tensor, channels: int) -> torch.Tensor:
+    """The ``channels x channels`` matrix ``M`` with ``M @ v == conv1d(v, taps, padding=k // 2)``:
+    ``M[i, j] = taps[j - i + k // 2]`` inside the band, 0 outside (PyTorch convs correlate).
+
+    >>> eca_band(torch.tensor([1., 2., 3.]), 4)
+    tensor([[2., 3., 0., 0.],
+            [1., 2., 3., 0.],
+            [0., 1., 2., 3.],
+            [0., 0., 1., 2.]])
+    """
+    k = taps.numel()
+    if k % 2 == 0:
+        raise ValueError(f"eca_band: the kernel must be odd (ECA pads k // 2 each side), got {k} taps")
+    pad = F.pad(taps.flip(0), (channels - 1, channels - 1))       # index channels - 1 + k//2 - (j - i)
+    i = torch.arange(channels)
+    return pad[(channels - 1 + k // 2) - (i[None, :] - i[:, None])]
+
 
 
 #: reweighting name -> class (``None`` for ``'none'``): a live view of
