@@ -572,7 +572,7 @@ def test_input_size_forms_and_validation():
         count("hrnet_w32_coco", (100, 96))
     with pytest.raises(ValueError, match="multiples of 32"):
         count("hrnet_w32_coco", "128x90")
-    with pytest.raises(ValueError, match="HxW"):
+    with pytest.raises(ValueError, match="HEIGHTxWIDTH"):
         count("hrnet_w32_coco", "big")
     with pytest.raises(ValueError, match="input_size"):
         count("hrnet_w32_coco", (128,))
