@@ -141,12 +141,13 @@ def add_legacy_proxy(t: pd.DataFrame) -> pd.DataFrame:
 def fidelity(t: pd.DataFrame) -> pd.DataFrame | None:
     """Rank agreement of every cheap score with the final score, over models with a final score."""
     have = t.dropna(subset=["pck_mean"])
-    cols = [c for c in have.columns if c.startswith(("search_val_e", "neg_loss_sum_e", "zc_", "legacy_2ep"))]
+    cols = [c for c in have.columns if c.startswith(("search_val_e", "neg_loss_sum_e", "zc_", "legacy_2ep", "rung"))]
     if len(have) < 4 or not cols:
         return None
     zc = t.attrs.get("zc_cpu_h", {})
     cost = {c: zc.get(c, math.nan) if c.startswith("zc_") else
             t.attrs.get("legacy_cpu_h", math.nan) if c.startswith("legacy_") else
+            t.attrs.get("rung_cpu_h", {}).get(c, math.nan) if c.startswith("rung") else
             have[f"cpu_h_e{c.rsplit('_e', 1)[1]}"].sum() for c in cols}
     return fidelity_table(have, "pck_mean", cost)
 
@@ -235,6 +236,22 @@ def _num(v):
     return None if v is None or v != v else float(v)
 
 
+def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
+    """The search's own rung scores (``studies/rung_scores.py``) as columns ``rung<r>_<E>ep_<N>``,
+    with their CPU-hours in ``t.attrs['rung_cpu_h']``."""
+    f = fp.OUT / "rung_scores.csv"
+    if not f.is_file():
+        return t
+    z = pd.read_csv(f)
+    z["col"] = [f"rung{r}_{e}ep_{n if n == n else 'all'}" for r, e, n in
+                zip(z["rung"], z["epochs"], z["limit_train"].map(lambda v: int(v) if v == v else v))]
+    wide = z.pivot_table(index="model", columns="col", values="score")
+    attrs = {**t.attrs, "rung_cpu_h": {c: float(v) for c, v in (z.groupby("col")["cpu_s"].sum() / 3600).items()}}
+    t = t.merge(wide.reset_index(), on="model", how="left")
+    t.attrs = attrs
+    return t
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--measure-latency", action="store_true", help="time models without a recorded latency")
@@ -243,7 +260,7 @@ def main(argv=None) -> int:
     if t.empty:
         print("no final-protocol runs yet: python studies/final_protocol.py queue", file=sys.stderr)
         return 1
-    t = add_legacy_proxy(add_zero_cost(add_latency(t, a.measure_latency)))
+    t = add_rung_scores(add_legacy_proxy(add_zero_cost(add_latency(t, a.measure_latency))))
     noise = seed_noise(t)
     fp.OUT.mkdir(parents=True, exist_ok=True)
     t.to_csv(fp.OUT / "results.csv", index=False)

@@ -41,6 +41,11 @@ def recorded(tmp_path, monkeypatch):
             (d / "report_test.json").write_text(json.dumps({"PCK@0.2": pck}))
         lat.append({"model": model, "latency_ms": ms, "latency_iqr_ms": 0.1 * ms, "latency_min_ms": 0.9 * ms})
     pd.DataFrame(lat).to_csv(tmp_path / "latency.csv", index=False)
+    # the search's rung-0 score (studies/rung_scores.py): the final order with the last two swapped
+    rung0 = {"cand_slow": 30.0, "cand_fast": 29.0, "litehrnet_30": 28.0, "litehrnet_18": 27.0,
+             "sdhrnet_w16_small": 20.0, "hrnet_w16_small": 21.0}
+    pd.DataFrame([{"model": m, "rung": 0, "epochs": 1, "limit_train": 1750, "score": v, "cpu_s": 60.0}
+                  for m, v in rung0.items()]).to_csv(tmp_path / "rung_scores.csv", index=False)
     return tmp_path
 
 
@@ -55,7 +60,10 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     assert fid.loc["search_val_e1", "tau"] == pytest.approx(1.0) and fid.loc["search_val_e1", "n"] == 6
     v = json.loads((recorded / "verdict.json").read_text())
     assert v["winner"] == "cand_fast"          # cand_slow is more accurate but slower than Lite-HRNet-18
-    assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(1.0)
+    # the verdict's tau is the rung-0 score's: one discordant pair of 15 -> (14 - 1) / 15
+    assert fp.SEARCH_SCORE == "rung0_1ep_1750" and fid.loc[fp.SEARCH_SCORE, "n"] == 6
+    assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(13 / 15)
+    assert fid.loc[fp.SEARCH_SCORE, "cpu_hours"] == pytest.approx(6 * 60 / 3600)
     assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6
     for key in ("winner_checkpoint", "baseline_checkpoint", "winner_pck_std", "baseline_pck_std", "protocol"):
         assert key in v
