@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,21 +77,28 @@ def measure_group(resolved, exports, size, batch, threads, args) -> list:
 
 
 def measure_compile(name, size, args) -> list:
-    """torch.compile and eager of one model in a child process (time limit on compiling)."""
+    """torch.compile and eager of one model in a child process, killed (with Inductor's compile
+    workers: its own process group) after ``--compile-timeout`` seconds."""
     cmd = [sys.executable, __file__, "--compile-worker", name, size, "--repeats", str(args.repeats),
            "--warmup", str(args.warmup)]
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.compile_timeout)
-    except subprocess.TimeoutExpired:
-        return [{"model": name, "input": size, "runtime": "compile", "batch": 1, "threads": 1,
-                 "note": f"not measured: compiling took over {args.compile_timeout} s"}]
+    env = dict(os.environ, TORCHINDUCTOR_COMPILE_THREADS="1")
+    base = {"model": name, "input": size, "runtime": "compile", "batch": 1, "threads": 1}
+    t0 = time.time()
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                          start_new_session=True) as p:
+        try:
+            stdout, stderr = p.communicate(timeout=args.compile_timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            return [dict(base, note=f"not measured: compile + timing did not finish in {args.compile_timeout} s "
+                                    f"(load {os.getloadavg()[0]:.1f})")]
     if p.returncode != 0:
-        reason = (p.stderr.strip().splitlines() or [f"compile process ended with status {p.returncode}"])[-1][:200]
-        return [{"model": name, "input": size, "runtime": "compile", "batch": 1, "threads": 1,
-                 "note": f"not measured: {reason}"}]
-    rows = json.loads(p.stdout.strip().splitlines()[-1])
+        reason = (stderr.strip().splitlines() or [f"compile process ended with status {p.returncode}"])[-1][:200]
+        return [dict(base, note=f"not measured: {reason}")]
+    rows = json.loads(stdout.strip().splitlines()[-1])
     for r in rows:
-        r["note"] = "compile pair (own process)"
+        r["note"] = f"compile pair (own process, {time.time() - t0:.0f} s in all)"
     return rows
 
 
@@ -288,37 +297,69 @@ def write_breakdown(bd: pd.DataFrame, out: Path) -> None:
     (out / "breakdown.md").write_text("\n".join(lines))
 
 
+def _code_version() -> str:
+    """``git describe`` of the working tree (which block formulations a row was measured with)."""
+    try:
+        return subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent, timeout=30).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def _save(rows, out: Path) -> None:
     df = pd.DataFrame(rows)
     df["gmacs"] = [round(gmacs(m, s), 3) for m, s in zip(df.model, df.input)]
     df.to_csv(out / "latency.csv", index=False)
 
 
+def _load_rows(out: Path) -> list:
+    """The rows of an earlier (possibly interrupted) run, so a rerun measures only what is missing."""
+    f = out / "latency.csv"
+    if not f.exists():
+        return []
+    df = pd.read_csv(f).drop(columns=["gmacs"], errors="ignore")
+    return [{k: v for k, v in r.items() if not (isinstance(v, float) and v != v)} for r in df.to_dict("records")]
+
+
+def _done_groups(rows) -> set:
+    """(input, batch, threads) groups already measured (eager + ONNX Runtime rows, not compile pairs)."""
+    return {(r["input"], int(r["batch"]), int(r["threads"])) for r in rows
+            if r["runtime"] == "onnxruntime" and not str(r.get("note", "") or "").startswith("compile")}
+
+
+def _done_compile(rows, retry_failed: bool) -> set:
+    """(model, input) pairs whose compile child already ran (a failure counts unless ``retry_failed``)."""
+    return {(r["model"], r["input"]) for r in rows if r["runtime"] == "compile"
+            and not (retry_failed and str(r.get("note", "")).startswith("not measured"))}
+
+
 def run(args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    rows = []
-    bar = tqdm(total=len(args.sizes) * len(args.batches) * len(args.threads), desc="eager + onnxruntime groups",
-               unit="group")
-    for size in args.sizes:
+    rows = [] if args.fresh else _load_rows(out)
+    done, code = _done_groups(rows), _code_version()
+    todo = [(s, b, t) for s in args.sizes for b in args.batches for t in args.threads if (s, b, t) not in done]
+    print(f"{len(done)} groups cached in {out / 'latency.csv'}; measuring {len(todo)}: {todo}")
+    for size in tqdm(args.sizes, desc="eager + onnxruntime sizes", unit="size"):
+        groups = [(b, t) for s, b, t in todo if s == size]
+        if not groups:
+            continue
         resolved, exports = {m: build(m, size) for m in args.models}, {}
-        for batch in args.batches:
-            for threads in args.threads:
-                rows += measure_group(resolved, exports, size, batch, threads, args)
-                _save(rows, out)            # after every group: an interrupted run keeps what it measured
-                bar.update()
-        if size == args.profile_size:
-            keep = (resolved, {m: exports.get((m, 1)) for m in args.models})
-    bar.close()
-    for name in tqdm(args.compile_models, desc="torch.compile (child processes)", unit="model"):
-        for size in args.compile_sizes:
-            rows += measure_compile(name, size, args)
-            _save(rows, out)
-    if args.profile_size not in args.sizes:
-        keep = ({m: build(m, args.profile_size) for m in args.models}, {})
-    bd = breakdown(*keep, args.profile_size, args.profile_runs)
-    write_breakdown(bd, out)
+        for batch, threads in groups:
+            new = measure_group(resolved, exports, size, batch, threads, args)
+            rows += [dict(r, code=code) for r in new]
+            _save(rows, out)            # after every group: an interrupted run keeps what it measured
+    done_c = set() if args.fresh else _done_compile(rows, args.retry_failed)
+    pairs = [(m, s) for m in args.compile_models for s in args.compile_sizes if (m, s) not in done_c]
+    for name, size in tqdm(pairs, desc="torch.compile (child processes)", unit="model"):
+        rows = [r for r in rows if not (r["runtime"] == "compile" and (r["model"], r["input"]) == (name, size))]
+        rows += [dict(r, code=code) for r in measure_compile(name, size, args)]
+        _save(rows, out)
+    if args.profile_size:
+        resolved = {m: build(m, args.profile_size) for m in args.models}
+        bd = breakdown(resolved, {}, args.profile_size, args.profile_runs)
+        write_breakdown(bd, out)
     print(f"measured in {time.time() - t0:.0f} s")
 
 
@@ -351,9 +392,12 @@ def main(argv=None) -> int:
     ap.add_argument("--compile-models", nargs="*", default=["litehrnet_18_coco"])
     ap.add_argument("--compile-sizes", nargs="*", default=["128x96"])
     ap.add_argument("--compile-timeout", type=int, default=600, help="seconds per compile child process")
-    ap.add_argument("--profile-size", default="256x192")
+    ap.add_argument("--profile-size", default="256x192", help="size for ORT's profiler breakdown ('' to skip it)")
     ap.add_argument("--profile-runs", type=int, default=5)
     ap.add_argument("--render-only", action="store_true", help="redraw figure and tables from latency.csv")
+    ap.add_argument("--fresh", action="store_true",
+                    help="ignore OUT/latency.csv (default: keep its rows and measure only the missing groups)")
+    ap.add_argument("--retry-failed", action="store_true", help="rerun compile pairs recorded as not measured")
     ap.add_argument("--compile-worker", nargs=2, metavar=("MODEL", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.compile_worker:
