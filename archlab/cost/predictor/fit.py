@@ -13,7 +13,7 @@ import math
 import numpy as np
 from scipy.optimize import nnls
 
-__all__ = ["features", "KindModel"]
+__all__ = ["features", "KindModel", "StackedModels"]
 
 _L = math.log
 
@@ -115,3 +115,58 @@ class KindModel:
     def residual_spread(self) -> float:
         """Median absolute relative error of the linear trend alone on the samples."""
         return float(np.median(np.abs(np.expm1(self.resid)))) if len(self.resid) else float("nan")
+
+
+class StackedModels:
+    """Every entry's :class:`KindModel` in flat arrays (samples contiguous per entry), so that
+    the kernels of a new spec, whatever their entries, are predicted in one pass
+    (:meth:`predict`): features and trends for all of them at once, then one small
+    nearest-neighbour block per entry present."""
+
+    def __init__(self, models: dict):
+        self.index = {e: i for i, e in enumerate(models)}
+        ms = list(models.values())
+        self.n_b = max(len(m.coef) for m in ms)
+        self.n_d = max(m.knn.shape[1] for m in ms)
+        self.coef = np.zeros((len(ms), self.n_b))
+        self.knn, self.knn_sq, self.resid, self.extra = [], [], [], []
+        for i, m in enumerate(ms):
+            self.coef[i, :len(m.coef)] = m.coef
+            pts = np.zeros((len(m.keys), self.n_d))
+            pts[:, :m.knn.shape[1]] = m.knn
+            self.knn.append(pts)
+            self.knn_sq.append((pts ** 2).sum(axis=1))
+            self.resid.append(m.resid)
+            self.extra.append(np.column_stack([m.nodes, m.nchwc, m.reorder[0], m.reorder[1]]))
+
+    def _correction(self, i: int, C: np.ndarray, k: int = 4) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse-distance weighted residual of the ``k`` nearest samples of entry ``i`` to
+        each row of ``C``, and the nearest sample's row."""
+        d2 = (C ** 2).sum(axis=1)[:, None] + self.knn_sq[i][None, :] - 2.0 * (C @ self.knn[i].T)
+        k = min(k, d2.shape[1])
+        idx = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else \
+            np.broadcast_to(np.arange(k), d2.shape)
+        rows = np.arange(len(C))[:, None]
+        dk = np.sqrt(np.maximum(d2[rows, idx], 0.0))
+        w = 1.0 / (dk + 0.05)
+        corr = (w * self.resid[i][idx]).sum(axis=1) / w.sum(axis=1)
+        return corr, idx[rows[:, 0], np.argmin(dk, axis=1)]
+
+    def predict(self, entries: list, keys: list) -> list[tuple]:
+        """:meth:`KindModel.predict` of ``keys`` (whose entries are ``entries``) at once."""
+        n = len(keys)
+        e = np.fromiter((self.index[x] for x in entries), dtype=np.intp, count=n)
+        nb, nd = self.n_b, self.n_d
+        feats = [features(key) for key in keys]
+        B = np.array([b + (0.0,) * (nb - len(b)) for b, _ in feats])
+        C = np.array([c + (0.0,) * (nd - len(c)) for _, c in feats])
+        base = np.maximum(np.einsum("ij,ij->i", B, self.coef[e]), 1e-6)
+        corr = np.empty(n)
+        extra = np.empty((n, 4))
+        for i in np.unique(e).tolist():
+            rows = np.flatnonzero(e == i)
+            corr[rows], near = self._correction(i, C[rows])
+            extra[rows] = self.extra[i][near]
+        t = (base * np.exp(corr)).tolist()
+        ex = extra.tolist()
+        return [(t[j], *ex[j]) for j in range(n)]

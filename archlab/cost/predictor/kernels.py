@@ -22,10 +22,11 @@ from __future__ import annotations
 __all__ = ["VOCAB_VERSION", "KINDS", "kernels_of", "kernels_of_spec", "subkind", "KernelError"]
 
 #: Version of the kernel vocabulary and grouping rules (part of the table's cache key).
-VOCAB_VERSION = 3
+VOCAB_VERSION = 6  # 4: SE/ECA export formulation; 5: dilated convs own entry; 6: network scale
 KINDS = ("conv", "se", "eca", "sw", "pa", "add", "mul", "mul_scalar", "act", "softmax", "upsample", "pool", "cat",
          "split", "shuffle", "linear", "bmm")
 _ACTS = ("relu", "sigmoid", "hardsigmoid")
+_ATTENTION_STARTS = frozenset(("mean", "adaptive_avg_pool2d"))
 
 
 class KernelError(ValueError):
@@ -36,27 +37,45 @@ def _parent(path: str) -> str:
     return path.rsplit(".", 1)[0] if "." in path else ""
 
 
+#: (detail, numel_in) of a convolution -> (kernel, stride, dilation, groups, cin, cout, input
+#: size, bias, output numel): convolutions repeat across blocks and specs, and the detail tuple
+#: hashes faster than it converts to a dict
+_CONV_HEADS: dict = {}
+
+
+def _conv_head(o) -> tuple:
+    memo_key = (o[6], o[4])
+    head = _CONV_HEADS.get(memo_key)
+    if head is None:
+        d = dict(o.detail)
+        cin = d["cin"]
+        head = (d["kernel"][0], d["stride"], d["dilation"], d["groups"], cin, d["cout"], o.numel_in // cin,
+                int(d["has_bias"]), d["out_numel"])
+        if len(_CONV_HEADS) >= 100000:
+            _CONV_HEADS.clear()
+        _CONV_HEADS[memo_key] = head
+    return head
+
+
 def _conv(ops, i):
     o = ops[i]
-    d = dict(o.detail)
-    cin, cout, g = d["cin"], d["cout"], d["groups"]
-    out = d["out_numel"]
+    k, s, dil, g, cin, cout, hw, bias, out = _conv_head(o)
     j = i + 1
     n = len(ops)
-    bn = act = summed = 0
-    if j < n and ops[j].op == "batch_norm" and ops[j].numel_out == out:
+    bn = summed = 0
+    act = ""
+    if j < n and ops[j][1] == "batch_norm" and ops[j][5] == out:
         bn, j = 1, j + 1
-    parent = _parent(o.module)
-    if j < n and ops[j].op in _ACTS and ops[j].numel_in == out and ops[j].module.startswith(parent):
-        act, j = ops[j].op, j + 1
-    elif j < n and ops[j].op == "add" and ops[j].numel_out == out and ops[j].numel_in == 2 * out:
-        summed, j = 1, j + 1
-        if j < n and ops[j].op == "relu" and ops[j].numel_in == out:
-            act, j = "relu", j + 1
-    k = d["kernel"][0]
-    key = ("conv", k, d["stride"], d["dilation"], g, cin, cout, o.numel_in // cin, act or "", int(d["has_bias"]),
-           bn, summed)
-    return key, j
+    if j < n:
+        nxt = ops[j]
+        op = nxt[1]
+        if op in _ACTS and nxt[4] == out and nxt[0].startswith(_parent(o[0])):
+            act, j = op, j + 1
+        elif op == "add" and nxt[5] == out and nxt[4] == 2 * out:
+            summed, j = 1, j + 1
+            if j < n and ops[j][1] == "relu" and ops[j][4] == out:
+                act, j = "relu", j + 1
+    return ("conv", k, s, dil, g, cin, cout, hw, act, bias, bn, summed), j
 
 
 def _attention(ops, i):
@@ -121,20 +140,26 @@ def _simple(ops, i):
 def kernels_of(ops) -> list[tuple]:
     """The kernels of an op list (:func:`archlab.cost.analytic.network_ops`) in forward order."""
     out = []
+    append = out.append
     i, n = 0, len(ops)
     while i < n:
         o = ops[i]
-        hit = _attention(ops, i)
-        if hit is None:
-            if o.op == "conv" and len(o.get("kernel")) == 2:
+        op = o[1]
+        hit = None
+        if op == "conv":
+            if o[0].endswith(".query"):
+                hit = _attention(ops, i)
+            if hit is None:
+                if len(o.get("kernel")) != 2:
+                    raise KernelError(f"{o.module}: a 1-D convolution outside ECA has no kernel in the latency "
+                                      "vocabulary")
                 hit = _conv(ops, i)
-            elif o.op == "conv":
-                raise KernelError(f"{o.module}: a 1-D convolution outside ECA has no kernel in the latency "
-                                  "vocabulary")
-            else:
-                hit = _simple(ops, i)
-        key, i = hit
-        out.append(key)
+        elif op in _ATTENTION_STARTS:
+            hit = _attention(ops, i) or _simple(ops, i)
+        else:
+            hit = _simple(ops, i)
+        append(hit[0])
+        i = hit[1]
     return out
 
 
@@ -146,12 +171,14 @@ def kernels_of_spec(spec, input_size=None) -> list[tuple]:
 
 def subkind(key: tuple) -> str:
     """The table entry a kernel is predicted from: ``conv3x3s1``, ``conv3x3s2dw``, ``conv1x1s1``,
-    ..., ``upsample_nearest``, ``act_sigmoid`` or the plain kind."""
+    ``conv3x3s1d`` (dilated: ORT runs those on another path, ~10% slower per multiply-add than
+    their undilated neighbours here, and DASP heads hold several), ..., ``upsample_nearest``,
+    ``act_sigmoid`` or the plain kind."""
     kind = key[0]
     if kind == "conv":
-        _, k, s, _d, g, cin, cout = key[:7]
+        _, k, s, d, g, cin, cout = key[:7]
         tag = "dw" if g == cin == cout and g > 1 else ("g" if g > 1 else "")
-        return f"conv{k}x{k}s{s}{tag}"
+        return f"conv{k}x{k}s{s}{tag}{'d' if d > 1 else ''}"
     if kind in ("upsample", "act"):
         return f"{kind}_{key[1]}"
     return kind

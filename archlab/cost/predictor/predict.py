@@ -140,7 +140,7 @@ def predict_ms(spec, input_size, table: LatencyTable) -> tuple[float, int]:
         total += ms
         n += count
         open_conv = (last, out) if last is not None else None
-    return total, n
+    return total * table.scale(), n
 
 
 def _resolve(spec):
