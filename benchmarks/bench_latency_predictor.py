@@ -129,7 +129,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import onnxruntime
     import torch
-    from archlab.cost.predictor import cpu_model, get_table, predict_latency, random_specs
+    from archlab.cost.predictor import cpu_model, get_table, network_scale, predict_latency, random_specs
 
     lines = []
 
@@ -174,13 +174,13 @@ def main(argv=None) -> int:
         # the table's scale refitted on its own calibration specs measured in this session, interleaved
         # with the test specs (the machine's state of the moment, not the build's): what a user gets
         # who re-measures the calibration networks before predicting
-        raw = [predict_latency(c, table=table)["predicted_ms"] / table.scale() for c in calib]
+        raw = [predict_latency(c, table=table)["predicted_ms"] / network_scale(table) for c in calib]
         for stat in ("cpu_median_ms", "cpu_min_ms"):
             f = statistics.median(m[stat] / r for m, r in zip(own_calib, raw))
-            e = _errors([p / table.scale() * f for p in pms], [m[stat] for m in own])
+            e = _errors([p / network_scale(table) * f for p in pms], [m[stat] for m in own])
             name = f"{stat.split('_')[1]}, scale refit here ({len(calib)} specs)"
             say(f"{name:36s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} {e['mean']:>+9.1%}")
-        say(f"# scale: {table.scale():.3f} fitted at the build, "
+        say(f"# scale: {network_scale(table):.3f} fitted at the build, "
             f"{statistics.median(m['cpu_median_ms'] / r for m, r in zip(own_calib, raw)):.3f} refit here (median)")
     cold, same, fresh = _speed(specs, table, args.speed_repeats, args.seed)
     say("")

@@ -30,7 +30,7 @@ LAYERS = {
     "archlab.nets": 2,
     "archlab.cost": 3,
     "archlab.data": 4, "archlab.train": 4, "archlab.search": 4,
-    "archlab.plots": 5, "archlab.report": 5, "archlab.claims_report": 5,
+    "archlab.plots": 5, "archlab.report": 5,
     "archlab.cli": 6, "archlab": 6,
 }
 #: the CLI layer also holds every module named ``cli`` or ``*_cli`` (subcommand definitions)

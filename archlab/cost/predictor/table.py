@@ -138,28 +138,6 @@ class LatencyTable:
         for key, hit in zip(ks, st.predict(entries, ks)):
             memo[key] = hit
 
-    def scale(self) -> float:
-        """One factor from summed kernels to whole networks, fitted when first needed: the median of
-        measured / predicted over the table's scale specs (``overhead['scale_measured_ms']``). A
-        kernel profiled alone, its inputs just written by a producer, runs faster than inside a
-        network whose other kernels compete for the caches; this factor carries that. Fitted
-        against the median run (what ``archlab latency`` reports first): on a shared machine a
-        network's fastest run is 10-25% below its median, and the minimum of N runs drifts down as
-        N grows. 1 for a table without scale specs."""
-        s = self.__dict__.get("_scale")
-        if s is None:
-            measured = self.overhead.get("scale_measured_ms")
-            self._scale = 1.0                      # raw predictions while fitting
-            if measured:
-                import statistics
-                from .predict import predict_ms
-                from .sample import random_specs
-                specs = random_specs(len(measured), self.overhead["scale_seed"])
-                self._scale = statistics.median(m / predict_ms(sp, tuple(sp.input_size), self)[0]
-                                                for sp, m in zip(specs, measured))
-            s = self._scale
-        return s
-
     def kernel_ms(self, key: tuple) -> float:
         """A kernel's time in a network: its compute plus its nodes' dispatch overhead."""
         k = self.kernel(key)
