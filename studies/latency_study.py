@@ -367,7 +367,9 @@ def render(out: Path, command: str) -> None:
     df = pd.read_csv(out / "latency.csv")
     if "note" not in df:
         df["note"] = ""
-    figure(df[df.note.fillna("") == ""], out)
+    # the compile rows are drawn; their eager partners (notes "compile pair") are not: the eager
+    # points come from the interleaved groups
+    figure(df[(df.note.fillna("") == "") | (df.runtime == "compile")], out)
     p = pivot(df)
     (out / "table.md").write_text(p.to_markdown(index=False) + "\n\nCells: median ms (IQR ms).\n")
     c = pivot(df, lambda r: f"{r.min_ms:.1f} / {r.cpu_median_ms:.1f}")

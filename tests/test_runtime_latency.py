@@ -214,3 +214,18 @@ def test_study_node_kinds_and_figure_data(tmp_path):
     assert labels == ["eager (2 points)", "onnxruntime (2 points)"]
     assert drawn == {"eager": [(1.0, 4.0), (2.0, 8.0)], "onnxruntime": [(1.0, 2.0), (2.0, 3.0)]}
     assert (tmp_path / "latency_vs_macs.svg").exists() and (tmp_path / "latency_vs_macs.png").exists()
+
+
+def test_study_render_draws_compile_points_but_not_their_eager_partners(tmp_path):
+    import json
+    import pandas as pd
+    study = _study()
+    rows = [("hrnet_w18_coco", "eager", "", 40.0), ("hrnet_w18_coco", "onnxruntime", "", 10.0),
+            ("hrnet_w18_coco", "eager", "compile pair (own process)", 35.0),
+            ("hrnet_w18_coco", "compile", "compile pair (own process)", 30.0)]
+    pd.DataFrame([{"model": m, "input": "128x96", "runtime": r, "batch": 1, "threads": 1, "median_ms": ms,
+                   "iqr_ms": 1.0, "min_ms": ms - 1, "cpu_median_ms": ms, "note": note, "gmacs": 1.0}
+                  for m, r, note, ms in rows]).to_csv(tmp_path / "latency.csv", index=False)
+    study.render(tmp_path, "test")
+    points = json.loads((tmp_path / "latency_vs_macs.json").read_text())["points"]
+    assert points == {"eager": [[1.0, 40.0]], "onnxruntime": [[1.0, 10.0]], "compile": [[1.0, 30.0]]}
