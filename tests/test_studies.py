@@ -130,3 +130,15 @@ def test_gpu_latency_render_derives_its_findings(tmp_path):
             mod.run(tmp_path / "o", 1, 1, 0.0, ["hrnet_w32_coco"])
         else:
             raise SystemExit("CUDA is not available (skipped: this machine has CUDA)")
+
+
+def test_sdhrnet_variants_change_only_the_reweighting():
+    import archlab
+    mod = _load("bench_sdhrnet_variants", ROOT / "benchmarks" / "bench_sdhrnet_variants.py")
+    (_, hr), (_, sd), (_, one), (_, none) = mod.variants((256, 192))
+    scr = [st for st in none.stages if st.block == "scr"]
+    assert scr and all(tuple(st.block_options["reweight"]) == ("none", "none") for st in scr)
+    assert all(tuple(st.block_options["reweight"]) == ("eca", "none") for st in one.stages if st.block == "scr")
+    counts = [archlab.count(s) for s in (sd, one, none)]
+    assert counts[0].params > counts[1].params > counts[2].params      # attention parameters removed
+    assert [st.widths for st in none.stages] == [st.widths for st in sd.stages] and hr.name == "hrnet_w32_coco"
