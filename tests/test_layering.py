@@ -226,3 +226,20 @@ def test_bottom_layer_imports_no_torch(module):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", f"importing {module} imported torch modules: {out.stdout[:300]}"
+
+
+def test_library_functions_and_files_stay_readable():
+    """Issue 12's limits: no library function over 80 lines, no library file over 600 lines."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1] / "archlab"
+    long_files, long_funcs = [], []
+    for path in sorted(root.rglob("*.py")):
+        src = path.read_text()
+        if src.count("\n") > 600:
+            long_files.append((str(path.relative_to(root)), src.count("\n")))
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                long_funcs.append((f"{path.relative_to(root)}:{node.name}", node.end_lineno - node.lineno + 1))
+    assert not long_files, long_files
+    assert not long_funcs, long_funcs
