@@ -220,8 +220,12 @@ def proxy_figure(t: pd.DataFrame, fid):
     if fid is None or fid.empty:
         return None
     cols = list(fid["score"])
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.2 * len(cols), 3.2), squeeze=False)
-    for ax, c in zip(axes[0], cols):
+    ncol = min(4, len(cols))
+    nrow = math.ceil(len(cols) / ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 3.2 * nrow), squeeze=False)
+    for ax in axes.flat[len(cols):]:
+        ax.set_visible(False)
+    for ax, c in zip(axes.flat, cols):
         d = t.dropna(subset=[c, "pck_mean"])
         ax.scatter(d[c], d["pck_mean"], s=18, label=f"models (n={len(d)})")
         row = fid[fid["score"] == c].iloc[0]
@@ -229,6 +233,7 @@ def proxy_figure(t: pd.DataFrame, fid):
         ax.set(xlabel=f"{c} (proxy)", ylabel="final report-test PCK@0.2 (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
+    fig.tight_layout()
     return save_figure(fig, fp.OUT / "proxy_vs_final", data={"tau": dict(zip(fid["score"], fid["tau"]))})[0]
 
 
