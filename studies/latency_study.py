@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import subprocess
@@ -363,6 +364,25 @@ def run(args) -> None:
     print(f"measured in {time.time() - t0:.0f} s")
 
 
+def compile_table(df: pd.DataFrame):
+    """One row per torch.compile pair: compile time, eager and compile median / min, their ratio,
+    and ONNX Runtime's median of the same model and size (batch 1, 1 thread); None without pairs."""
+    pairs = df[df.note.fillna("").str.startswith("compile pair")]
+    if pairs.empty or "compile" not in set(pairs.runtime):
+        return None
+    ort = df[(df.runtime == "onnxruntime") & (df.batch == 1) & (df.threads == 1) & (df.note.fillna("") == "")]
+    ort = ort.set_index(["model", "input"])["median_ms"]
+    rows = []
+    for (model, size), g in pairs.groupby(["model", "input"], sort=False):
+        e, c = g[g.runtime == "eager"].iloc[0], g[g.runtime == "compile"].iloc[0]
+        rows.append({"model": model, "input": size, "compile s": c.get("compile_s"),
+                     "eager median / min ms": f"{e.median_ms:.1f} / {e.min_ms:.1f}",
+                     "compile median / min ms": f"{c.median_ms:.1f} / {c.min_ms:.1f}",
+                     "compile / eager (median)": round(c.median_ms / e.median_ms, 2),
+                     "ONNX Runtime median ms": ort.get((model, size)), "load": round(float(c.get("load_avg_1m", math.nan)), 1)})
+    return pd.DataFrame(rows)
+
+
 def render(out: Path, command: str) -> None:
     df = pd.read_csv(out / "latency.csv")
     if "note" not in df:
@@ -377,6 +397,11 @@ def render(out: Path, command: str) -> None:
                                           "run ms (all threads of the process).\n")
     r = ratios(df)
     (out / "ratios.md").write_text(r.to_markdown(index=False) + "\n")
+    comp = compile_table(df)
+    if comp is not None:
+        (out / "compile.md").write_text(comp.to_markdown(index=False) + "\n\nEager and compile of a row were timed "
+                                        "interleaved in one child process (batch 1, 1 thread); ONNX Runtime is "
+                                        "the interleaved group's median at the same size.\n")
     print(p.to_string(index=False))
     print(r.to_string(index=False))
     print(f"command: {command}")

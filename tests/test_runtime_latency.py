@@ -229,3 +229,20 @@ def test_study_render_draws_compile_points_but_not_their_eager_partners(tmp_path
     study.render(tmp_path, "test")
     points = json.loads((tmp_path / "latency_vs_macs.json").read_text())["points"]
     assert points == {"eager": [[1.0, 40.0]], "onnxruntime": [[1.0, 10.0]], "compile": [[1.0, 30.0]]}
+
+
+def test_study_compile_table_pairs_rows():
+    import pandas as pd
+    study = _study()
+    df = pd.DataFrame([
+        {"model": "m", "input": "8x8", "runtime": "onnxruntime", "batch": 1, "threads": 1, "median_ms": 2.0,
+         "min_ms": 1.9, "note": None, "load_avg_1m": 1.0},
+        {"model": "m", "input": "8x8", "runtime": "eager", "batch": 1, "threads": 1, "median_ms": 10.0,
+         "min_ms": 9.0, "note": "compile pair (own process)", "load_avg_1m": 1.0},
+        {"model": "m", "input": "8x8", "runtime": "compile", "batch": 1, "threads": 1, "median_ms": 7.0,
+         "min_ms": 6.5, "note": "compile pair (own process)", "compile_s": 120.0, "load_avg_1m": 1.0}])
+    t = study.compile_table(df)
+    assert t.to_dict("records") == [{"model": "m", "input": "8x8", "compile s": 120.0,
+                                     "eager median / min ms": "10.0 / 9.0", "compile median / min ms": "7.0 / 6.5",
+                                     "compile / eager (median)": 0.7, "ONNX Runtime median ms": 2.0, "load": 1.0}]
+    assert study.compile_table(df[df.runtime == "onnxruntime"]) is None
