@@ -152,6 +152,18 @@ def fidelity(t: pd.DataFrame) -> pd.DataFrame | None:
     return fidelity_table(have, "pck_mean", cost)
 
 
+def _checkpoint(model: str):
+    """The seed-0 final-protocol checkpoint of ``model`` (path from the repository root, the file
+    ``archlab eval`` and ``archlab latency`` take), or None while that run is unfinished."""
+    f = fp.run_dir(model, 0) / "model.pt"
+    if not (f.is_file() and (fp.run_dir(model, 0) / "report_test.json").is_file()):
+        return None
+    try:
+        return str(f.relative_to(fp.ROOT))
+    except ValueError:
+        return str(f)
+
+
 def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
     """verdict.json: a searched model that beats Lite-HRNet-18 on report-test by more than twice the
     pooled seed std at no more ONNX Runtime latency, or none (``status`` says whether it is final)."""
@@ -163,7 +175,7 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
         tau = _num(fid.loc[fid["score"] == fp.SEARCH_SCORE, "tau"].iloc[0])
     out = {"status": "in progress: final-protocol runs of the search's picks are not done yet",
            "winner": None, "winner_checkpoint": None,
-           "baseline_checkpoint": None, "winner_pck_mean": None, "winner_pck_std": None,
+           "baseline_checkpoint": _checkpoint(BASELINE), "winner_pck_mean": None, "winner_pck_std": None,
            "baseline_pck_mean": b_mean, "baseline_pck_std": None if base.empty else _num(base["pck_std"].iloc[0]),
            "kendall_tau": tau, "search_score": fp.SEARCH_SCORE,
            "n_models": int(t["pck_mean"].notna().sum()),
@@ -174,7 +186,7 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
         if faster and verdict(row["pck_mean"], b_mean if b_mean is not None else math.nan, noise) == "A beats B":
             if out["winner"] is None or row["pck_mean"] > out["winner_pck_mean"]:
                 out.update(winner=row["model"], winner_pck_mean=_num(row["pck_mean"]),
-                           winner_pck_std=_num(row["pck_std"]))
+                           winner_pck_std=_num(row["pck_std"]), winner_checkpoint=_checkpoint(row["model"]))
     (fp.OUT / "verdict.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
 

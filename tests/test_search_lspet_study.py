@@ -65,6 +65,13 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(13 / 15)
     assert fid.loc[fp.SEARCH_SCORE, "cpu_hours"] == pytest.approx(6 * 60 / 3600)
     assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6
+    assert v["winner_checkpoint"] is None and v["baseline_checkpoint"] is None    # no model.pt recorded here
+    (fp.run_dir("litehrnet_18", 0) / "model.pt").write_bytes(b"x")
+    (fp.run_dir("cand_fast", 0) / "model.pt").write_bytes(b"x")
+    sl.main([])
+    v = json.loads((recorded / "verdict.json").read_text())
+    assert v["baseline_checkpoint"].endswith("litehrnet_18/seed0/model.pt")
+    assert v["winner_checkpoint"].endswith("cand_fast/seed0/model.pt")
     for key in ("winner_checkpoint", "baseline_checkpoint", "winner_pck_std", "baseline_pck_std", "protocol"):
         assert key in v
 
