@@ -95,23 +95,6 @@ class KindModel:
         return (base * math.exp(corr), float(self.nodes[near]), float(self.nchwc[near]), float(self.reorder[0, near]),
                 float(self.reorder[1, near]))
 
-    def predict_many(self, keys: list, k: int = 4) -> list[tuple]:
-        """:meth:`predict` of many kernels at once (vectorised)."""
-        feats = [features(key) for key in keys]
-        B = np.array([f[0] for f in feats], dtype=float)
-        C = np.array([f[1] for f in feats], dtype=float)
-        base = np.maximum(B @ self.coef, 1e-6)
-        d = np.sqrt(((C[:, None, :] - self.knn[None, :, :]) ** 2).sum(axis=2))
-        k = min(k, d.shape[1])
-        idx = np.argpartition(d, k - 1, axis=1)[:, :k] if k < d.shape[1] else np.tile(np.arange(k), (len(keys), 1))
-        dk = np.take_along_axis(d, idx, axis=1)
-        w = 1.0 / (dk + 0.05)
-        corr = (w * self.resid[idx]).sum(axis=1) / w.sum(axis=1)
-        near = idx[np.arange(len(keys)), np.argmin(dk, axis=1)]
-        t = base * np.exp(corr)
-        return [(float(t[i]), float(self.nodes[j]), float(self.nchwc[j]), float(self.reorder[0, j]),
-                 float(self.reorder[1, j])) for i, j in enumerate(near)]
-
     def residual_spread(self) -> float:
         """Median absolute relative error of the linear trend alone on the samples."""
         return float(np.median(np.abs(np.expm1(self.resid)))) if len(self.resid) else float("nan")

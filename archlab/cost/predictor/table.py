@@ -39,12 +39,11 @@ class LatencyTableError(KernelError):
 
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+    info = Path("/proc/cpuinfo")
+    if info.is_file():                          # Linux; elsewhere the platform module's names
+        for line in info.read_text().splitlines():
             if line.lower().startswith("model name"):
                 return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
     return platform.processor() or platform.machine()
 
 
