@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -53,10 +52,37 @@ MODELS = {
 #: the hand-designed models every accuracy figure shows; any other model came from the search space
 BASELINES = frozenset({"litehrnet_18", "sdhrnet_w16_small", "hrnet_w16_small", "sdhrnet_scr_w16_small",
                        "litehrnet_30"})
-#: the cheap score the search acts on (its rank fidelity is the verdict's ``kendall_tau``): the
-#: first rung of studies/search_lspet.yaml (1 epoch on 1,750 fit images, search_val PCK@0.2),
-#: measured for every model by studies/rung_scores.py with the search's own training function
-SEARCH_SCORE = "rung0_1ep_1750"
+SPACE = ROOT / "studies" / "search_lspet.yaml"
+
+
+def budget_name(budget: dict) -> str:
+    """The name of a rung budget (``{epochs, limit_train, milestones}``), the column its scores get:
+    ``rung_1ep_1750``; ``rung_2ep_3500_d1`` decays the learning rate after epoch 1; ``rung_10ep_all``.
+
+    >>> budget_name({"epochs": 2, "limit_train": 3500, "milestones": [1]})
+    'rung_2ep_3500_d1'
+    """
+    name = f"rung_{budget['epochs']}ep_{budget.get('limit_train') or 'all'}"
+    if budget.get("milestones"):
+        name += "_d" + "-".join(str(m) for m in budget["milestones"])
+    return name
+
+
+def halving_plan():
+    from archlab.search import SearchSpace
+    plan = SearchSpace.from_yaml(SPACE).halving
+    if plan is None:
+        raise SystemExit(f"{SPACE}: no halving section")
+    return plan
+
+
+def search_score() -> str:
+    """The cheap score the search acts on (its rank fidelity is the verdict's ``kendall_tau``): the
+    first rung of studies/search_lspet.yaml, as written there (milestones included), measured for
+    every model by studies/rung_scores.py with the search's own training function."""
+    return budget_name(halving_plan().rungs[0].budget())
+
+
 #: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), then the rest
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
@@ -148,17 +174,6 @@ def cmd_queue(a) -> int:
     return 0
 
 
-def _pooled_std(groups: list) -> float:
-    """Pooled sample std over groups with >= 2 values (sqrt of the df-weighted mean variance)."""
-    num = den = 0.0
-    for g in groups:
-        if len(g) >= 2:
-            m = sum(g) / len(g)
-            num += sum((x - m) ** 2 for x in g)
-            den += len(g) - 1
-    return math.sqrt(num / den) if den else float("nan")
-
-
 def collect() -> list:
     rows = []
     for model in MODELS:
@@ -178,6 +193,7 @@ def collect() -> list:
 
 def cmd_summary(a) -> int:
     import pandas as pd
+    from archlab.search.rank import pooled_std
     for model in MODELS:     # finished runs keep a slim model.pt instead of last.pt
         for d in sorted((OUT / "runs" / model).glob("seed*")):
             if (d / "report_test.json").is_file() and (d / "last.pt").is_file() and not (d / "model.pt").is_file():
@@ -198,7 +214,7 @@ def cmd_summary(a) -> int:
         agg = fin.groupby("model")["report_test_PCK@0.2"].agg(["mean", "std", "count"])
         lines += ["## report-test PCK@0.2 (flip test), mean +- std over seeds", "",
                   agg.to_markdown(floatfmt=".2f"), "",
-                  f"Pooled seed std: {_pooled_std(groups):.2f} points (models with >= 2 seeds). "
+                  f"Pooled seed std: {pooled_std(groups):.2f} points (models with >= 2 seeds). "
                   "A difference under twice this is a tie.", ""]
     (OUT / "runs.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -1,17 +1,24 @@
 """The search's own rung scores for the final-protocol models (issue 11 item 4: the rank fidelity of
-the score the search acts on).
+the score the search acts on), keyed by training budget and seed.
 
 The halving search (``studies/search_lspet.yaml``) scores a configuration at rung ``r`` by training
-it with :func:`archlab.search.objective.short_train` on rung ``r``'s budget (rung 0: 1 epoch on
-1,750 fit images; rung 1: 2 epochs on 3,500) and reading search-validation PCK@0.2. This script
-applies exactly that procedure -- same function, same options, same seed, 1 torch thread as in the
-final protocol -- to every model of ``studies/final_protocol.py``, so the report can put Kendall
-tau between the rung score and the final score beside the other cheap scores.
+it with :func:`archlab.search.objective.short_train` on rung ``r``'s budget and reading
+search-validation PCK@0.2. This script applies exactly that procedure -- same function, same
+options, 1 torch thread as in the final protocol -- to every model of ``studies/final_protocol.py``,
+on the space's own rungs (``--rungs``) or on candidate budgets (``--budget``), for one or more
+training seeds, so the report can put each budget's Kendall tau against the final score, and its
+seed noise against its spread across models, beside the other cheap scores.
 
-    python studies/rung_scores.py [--rungs 0 1] [--models litehrnet_18 span_0 ...] [--minutes 60]
+    python studies/rung_scores.py --rungs 0 1                     # the space file's rungs, seed 0
+    python studies/rung_scores.py --budget 2:3500:1 --seeds 0 1 2 --models litehrnet_18 sdhrnet_w16_small
 
-Resumable: a finished (model, rung) is skipped, an interrupted one resumes its checkpoint. Writes
-``reports/search_lspet/rung_scores.csv`` (model, rung, epochs, limit_train, score, cpu_s).
+A budget is ``EPOCHS:IMAGES[:DECAY,...]`` (``2:3500:1``: 2 epochs on 3,500 fit images, learning
+rate x0.1 after epoch 1; ``IMAGES`` may be ``all``). Its name (``rung_2ep_3500_d1``) is the column
+of the rank-fidelity table, so a changed halving plan reuses every score already trained.
+
+Resumable: a finished (model, budget, seed) is skipped, an interrupted one resumes its checkpoint.
+Writes ``reports/search_lspet/rung_scores.csv`` (model, budget, seed, epochs, limit_train,
+milestones, score, cpu_s).
 """
 from __future__ import annotations
 
@@ -26,21 +33,46 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import final_protocol as fp  # noqa: E402
 
-SPACE = fp.ROOT / "studies" / "search_lspet.yaml"
 OUT = fp.OUT / "rung_scores"
-CSV = fp.OUT / "rung_scores.csv"
-FIELDS = ["model", "rung", "epochs", "limit_train", "score", "cpu_s"]
+FIELDS = ["model", "budget", "seed", "epochs", "limit_train", "milestones", "score", "cpu_s"]
 
 
-def rung_options(r: int) -> dict:
-    """The training options the search uses at rung ``r`` (from the space file)."""
-    from archlab.search import SearchSpace
-    from archlab.search.halving import rung_space
-    space = SearchSpace.from_yaml(SPACE)
-    plan = space.halving
+def csv_path() -> Path:
+    return fp.OUT / "rung_scores.csv"
+
+
+def parse_budget(text: str) -> dict:
+    """``'2:3500:1'`` -> ``{'epochs': 2, 'limit_train': 3500, 'milestones': [1]}``, validated as a rung."""
+    from archlab.search.rungs import HalvingError, parse_rung
+    parts = text.split(":")
+    try:
+        if len(parts) not in (2, 3):
+            raise ValueError
+        raw = {"epochs": int(parts[0]), "limit_train": None if parts[1] == "all" else int(parts[1])}
+        if len(parts) == 3:
+            raw["milestones"] = [int(x) for x in parts[2].split(",")]
+    except ValueError:
+        raise SystemExit(f"--budget {text!r}: expected EPOCHS:IMAGES[:DECAY,...] such as 2:3500:1") from None
+    try:
+        return parse_rung(raw, 1, f"--budget {text}").budget()
+    except HalvingError as e:
+        raise SystemExit(str(e)) from None
+
+
+def space_budget(r: int) -> dict:
+    """The budget of the space file's rung ``r``."""
+    plan = fp.halving_plan()
     if not 0 <= r < len(plan.rungs):
         raise SystemExit(f"rung {r}: the space has rungs 0-{len(plan.rungs) - 1}")
-    return dict(rung_space(space, plan, r).training)
+    return plan.rungs[r].budget()
+
+
+def training_options(budget: dict, seed: int) -> dict:
+    """The options the search trains a configuration with, on ``budget`` and ``seed``."""
+    from archlab.search import SearchSpace
+    space = SearchSpace.from_yaml(fp.SPACE)
+    opts = {k: v for k, v in space.training.items() if k not in ("limit_train", "milestones")}
+    return {**opts, **budget, "seed": seed}
 
 
 def model_spec(model: str):
@@ -50,27 +82,35 @@ def model_spec(model: str):
                                 input_size=tuple(fp.PROTOCOL["input_size"]))
 
 
-def done() -> dict:
-    if not CSV.is_file():
-        return {}
-    with CSV.open() as f:
-        return {(r["model"], int(r["rung"])): r for r in csv.DictReader(f)}
+def read_scores() -> list[dict]:
+    """The recorded rows (one reader for the study and its report)."""
+    if not csv_path().is_file():
+        return []
+    with csv_path().open() as f:
+        return list(csv.DictReader(f))
 
 
-def score_one(model: str, r: int, data_root=None) -> dict:
-    """Train ``model`` on rung ``r``'s budget (resuming) and append its score to the CSV."""
+def done() -> set:
+    return {(r["model"], r["budget"], int(r["seed"])) for r in read_scores()}
+
+
+def score_one(model: str, budget: dict, seed: int = 0, data_root=None) -> dict:
+    """Train ``model`` on ``budget`` with ``seed`` (resuming) and append its score to the CSV."""
     import torch
     from archlab.search.objective import short_train
     torch.set_num_threads(fp.THREADS)
-    opts = rung_options(r)
+    name = fp.budget_name(budget)
+    opts = training_options(budget, seed)
     if data_root:
         opts["data_root"] = data_root
     t0 = time.process_time()
-    score = short_train(model_spec(model), opts, OUT / model / f"rung{r}")
-    row = {"model": model, "rung": r, "epochs": opts["epochs"], "limit_train": opts.get("limit_train", ""),
+    score = short_train(model_spec(model), opts, OUT / model / f"{name}_s{seed}")
+    row = {"model": model, "budget": name, "seed": seed, "epochs": budget["epochs"],
+           "limit_train": budget.get("limit_train", ""),
+           "milestones": ",".join(map(str, budget.get("milestones", []))),
            "score": round(score, 4), "cpu_s": round(time.process_time() - t0, 1)}
-    new = not CSV.is_file()
-    with CSV.open("a", newline="") as f:
+    new = not csv_path().is_file()
+    with csv_path().open("a", newline="") as f:
         w = csv.DictWriter(f, FIELDS)
         if new:
             w.writeheader()
@@ -80,20 +120,26 @@ def score_one(model: str, r: int, data_root=None) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rungs", type=int, nargs="+", default=[0, 1])
+    ap.add_argument("--rungs", type=int, nargs="*", default=None, help="the space file's rungs (default: 0 1 "
+                    "unless --budget is given)")
+    ap.add_argument("--budget", action="append", default=[], help="EPOCHS:IMAGES[:DECAY,...], repeatable")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--models", nargs="+", default=list(fp.MODELS), choices=list(fp.MODELS))
     ap.add_argument("--minutes", type=float, default=600.0, help="stop before starting a run after this")
     ap.add_argument("--data-root", default=os.environ.get("ARCHLAB_DATA"))
     a = ap.parse_args(argv)
+    rungs = a.rungs if a.rungs is not None else ([] if a.budget else [0, 1])
+    budgets = [space_budget(r) for r in rungs] + [parse_budget(b) for b in a.budget]
     t_end = time.time() + 60 * a.minutes
-    for r in a.rungs:
-        for model in a.models:
-            if (model, r) in done():
-                continue
-            if time.time() >= t_end:
-                print("time budget spent; run the same command again to continue", flush=True)
-                return 0
-            print(json.dumps(score_one(model, r, a.data_root)), flush=True)
+    for budget in budgets:
+        for seed in a.seeds:
+            for model in a.models:
+                if (model, fp.budget_name(budget), seed) in done():
+                    continue
+                if time.time() >= t_end:
+                    print("time budget spent; run the same command again to continue", flush=True)
+                    return 0
+                print(json.dumps(score_one(model, budget, seed, a.data_root)), flush=True)
     return 0
 
 

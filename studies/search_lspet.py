@@ -5,6 +5,7 @@ the measured ONNX Runtime latencies) and writes ``reports/search_lspet/``:
 
     results.csv / results.md     report-test PCK@0.2 (flip test) mean +- std over seeds per model,
                                  seed counts, parameters, multiply-adds, ONNX Runtime latency
+    score_noise.csv / .md        each score's seed std against its spread across models
     rank_fidelity.csv / .md      Kendall tau and Spearman rho (bootstrap 95% intervals) of every
                                  cheap score against the final score, with tau per CPU-hour
     accuracy_vs_latency.png      final-protocol accuracy (error bars: seed std) against ONNX Runtime
@@ -171,13 +172,13 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
     b_mean = None if base.empty else _num(base["pck_mean"].iloc[0])
     b_lat = None if base.empty or "latency_ms" not in base else _num(base["latency_ms"].iloc[0])
     tau = None
-    if fid is not None and fp.SEARCH_SCORE in set(fid["score"]):
-        tau = _num(fid.loc[fid["score"] == fp.SEARCH_SCORE, "tau"].iloc[0])
+    if fid is not None and fp.search_score() in set(fid["score"]):
+        tau = _num(fid.loc[fid["score"] == fp.search_score(), "tau"].iloc[0])
     out = {"status": "in progress: final-protocol runs of the search's picks are not done yet",
            "winner": None, "winner_checkpoint": None,
            "baseline_checkpoint": _checkpoint(BASELINE), "winner_pck_mean": None, "winner_pck_std": None,
            "baseline_pck_mean": b_mean, "baseline_pck_std": None if base.empty else _num(base["pck_std"].iloc[0]),
-           "kendall_tau": tau, "search_score": fp.SEARCH_SCORE,
+           "kendall_tau": tau, "search_score": fp.search_score(),
            "n_models": int(t["pck_mean"].notna().sum()),
            "seeds": {m: int(n) for m, n in zip(t["model"], t["seeds_done"])},
            "pooled_seed_std": _num(noise), "protocol": fp.PROTOCOL}
@@ -254,19 +255,49 @@ def _num(v):
 
 
 def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
-    """The search's own rung scores (``studies/rung_scores.py``) as columns ``rung<r>_<E>ep_<N>``,
-    with their CPU-hours in ``t.attrs['rung_cpu_h']``."""
-    f = fp.OUT / "rung_scores.csv"
-    if not f.is_file():
+    """The search's own rung scores (``studies/rung_scores.py``, seed 0) as columns named by their
+    budget (``rung_1ep_1750``), with their CPU-hours in ``t.attrs['rung_cpu_h']``."""
+    import rung_scores
+    rows = [r for r in rung_scores.read_scores() if int(r["seed"]) == 0]
+    if not rows:
         return t
-    z = pd.read_csv(f)
-    z["col"] = [f"rung{r}_{e}ep_{n if n == n else 'all'}" for r, e, n in
-                zip(z["rung"], z["epochs"], z["limit_train"].map(lambda v: int(v) if v == v else v))]
-    wide = z.pivot_table(index="model", columns="col", values="score")
-    attrs = {**t.attrs, "rung_cpu_h": {c: float(v) for c, v in (z.groupby("col")["cpu_s"].sum() / 3600).items()}}
+    z = pd.DataFrame(rows).astype({"score": float, "cpu_s": float})
+    wide = z.pivot_table(index="model", columns="budget", values="score")
+    attrs = {**t.attrs, "rung_cpu_h": {c: float(v) for c, v in (z.groupby("budget")["cpu_s"].sum() / 3600).items()}}
     t = t.merge(wide.reset_index(), on="model", how="left")
     t.attrs = attrs
     return t
+
+
+def seed_groups() -> dict:
+    """score -> model -> values over seeds, for every score measured with more than one seed: the
+    rung budgets (``rung_scores.csv``), search-val after k epochs and the final score (the runs)."""
+    import rung_scores
+    out: dict = {}
+    for r in rung_scores.read_scores():
+        out.setdefault(r["budget"], {}).setdefault(r["model"], []).append(float(r["score"]))
+    for row in fp.collect():
+        for k, v in row.items():
+            if (k.startswith("search_val_e") or k == FINAL) and v == v:
+                out.setdefault(k, {}).setdefault(row["model"], []).append(v)
+    return out
+
+
+def score_noise() -> pd.DataFrame:
+    """For each score: its pooled seed std (models with >= 2 seeds) against its spread across models
+    (std of the per-model means). A ratio near 1 means the score ranks models mostly by seed luck."""
+    rows = []
+    for score, by_model in seed_groups().items():
+        seeded = [v for v in by_model.values() if len(v) >= 2]
+        if not seeded:
+            continue
+        means = pd.Series({m: sum(v) / len(v) for m, v in by_model.items()})
+        noise = pooled_std(seeded)
+        spread = float(means.std()) if len(means) >= 2 else math.nan
+        rows.append({"score": score, "seed_std": noise, "models_with_seeds": len(seeded),
+                     "seeds": sum(len(v) for v in seeded), "spread_across_models": spread,
+                     "models": len(means), "noise_to_spread": noise / spread if spread else math.nan})
+    return pd.DataFrame(rows)
 
 
 def main(argv=None) -> int:
@@ -284,6 +315,10 @@ def main(argv=None) -> int:
     fid = fidelity(t)
     if fid is not None:
         fid.to_csv(fp.OUT / "rank_fidelity.csv", index=False)
+    sn = score_noise()
+    if not sn.empty:
+        sn.to_csv(fp.OUT / "score_noise.csv", index=False)
+        (fp.OUT / "score_noise.md").write_text(sn.to_markdown(index=False, floatfmt=".2f") + "\n")
     accuracy_figure(t, noise)
     proxy_figure(t, fid)
     v = write_verdict(t, noise, fid)

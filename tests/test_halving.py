@@ -58,10 +58,26 @@ def test_plan_keeps_n0_over_eta_to_the_rung():
     ({**PLAN, "rungs": [{"epochs": 2, "limit_train": 100}, {"epochs": 1, "limit_train": 100}]},
      r"halving\.rungs\[1\]: the budget .* must grow"),
     ({**PLAN, "prune": True}, "unknown field"),
+    ({**PLAN, "rungs": [{"epochs": 2, "milestones": [2]}]}, r"halving\.rungs\[0\]\.milestones: .* 1\.\.1"),
+    ({**PLAN, "rungs": [{"epochs": 3, "milestones": [2, 1]}]}, r"halving\.rungs\[0\]\.milestones"),
+    ({**PLAN, "rungs": [{"epochs": 3, "milestones": 1}]}, r"halving\.rungs\[0\]\.milestones: expected a list"),
 ])
 def test_bad_plans_name_the_field(bad, match):
     with pytest.raises(HalvingError, match=match):
         HalvingPlan.from_dict(bad)
+
+
+def test_an_annealed_rung_trains_with_its_own_decay_and_later_rungs_do_not_inherit_it():
+    from archlab.search.halving import rung_space
+    space = SearchSpace.from_dict({**SPACE, "training": {**SPACE["training"], "milestones": [7]}})
+    plan = HalvingPlan.from_dict({"eta": 3, "n0": 9, "rungs": [{"epochs": 2, "limit_train": 500, "milestones": [1]},
+                                                           {"epochs": 4, "limit_train": 2000}]})
+    assert plan.rungs[0].milestones == (1,) and plan.rungs[1].milestones is None
+    t0, t1 = (rung_space(space, plan, r).training for r in (0, 1))
+    assert (t0["epochs"], t0["limit_train"], t0["milestones"]) == (2, 500, [1])
+    assert "milestones" not in t1 and t1["epochs"] == 4    # the space's own milestones are a budget's too
+    from archlab.train import TrainConfig
+    assert TrainConfig(**{k: v for k, v in t0.items()}).resolved_milestones() == (1,)
 
 
 # -- promotion ---------------------------------------------------------------------------------

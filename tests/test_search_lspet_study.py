@@ -44,8 +44,14 @@ def recorded(tmp_path, monkeypatch):
     # the search's rung-0 score (studies/rung_scores.py): the final order with the last two swapped
     rung0 = {"cand_slow": 30.0, "cand_fast": 29.0, "litehrnet_30": 28.0, "litehrnet_18": 27.0,
              "sdhrnet_w16_small": 20.0, "hrnet_w16_small": 21.0}
-    pd.DataFrame([{"model": m, "rung": 0, "epochs": 1, "limit_train": 1750, "score": v, "cpu_s": 60.0}
-                  for m, v in rung0.items()]).to_csv(tmp_path / "rung_scores.csv", index=False)
+    rows = [{"model": m, "budget": "rung_1ep_1750", "seed": 0, "epochs": 1, "limit_train": 1750, "milestones": "",
+             "score": v, "cpu_s": 60.0} for m, v in rung0.items()]
+    # a second seed of an annealed candidate budget for two models (the score-noise table's input);
+    # seed 1 rows never enter the rank-fidelity columns
+    for m, (s0, s1) in {"litehrnet_18": (15.0, 16.0), "sdhrnet_w16_small": (12.0, 14.0)}.items():
+        rows += [{"model": m, "budget": "rung_2ep_3500_d1", "seed": k, "epochs": 2, "limit_train": 3500,
+                  "milestones": "1", "score": v, "cpu_s": 200.0} for k, v in enumerate((s0, s1))]
+    pd.DataFrame(rows).to_csv(tmp_path / "rung_scores.csv", index=False)
     return tmp_path
 
 
@@ -61,10 +67,19 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     v = json.loads((recorded / "verdict.json").read_text())
     assert v["winner"] == "cand_fast"          # cand_slow is more accurate but slower than Lite-HRNet-18
     # the verdict's tau is the rung-0 score's: one discordant pair of 15 -> (14 - 1) / 15
-    assert fp.SEARCH_SCORE == "rung0_1ep_1750" and fid.loc[fp.SEARCH_SCORE, "n"] == 6
+    assert fp.search_score() == "rung_1ep_1750" and fid.loc[fp.search_score(), "n"] == 6
     assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(13 / 15)
-    assert fid.loc[fp.SEARCH_SCORE, "cpu_hours"] == pytest.approx(6 * 60 / 3600)
+    assert fid.loc[fp.search_score(), "cpu_hours"] == pytest.approx(6 * 60 / 3600)
     assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6
+    noise = pd.read_csv(recorded / "score_noise.csv").set_index("score")
+    # the annealed budget: seeds (15, 16) and (12, 14) -> pooled std sqrt((0.5 + 2) / 2); spread: the
+    # std of the two model means 15.5 and 13
+    row = noise.loc["rung_2ep_3500_d1"]
+    assert row["seed_std"] == pytest.approx(1.25 ** 0.5) and row["models_with_seeds"] == 2
+    assert row["spread_across_models"] == pytest.approx(2.5 / 2 ** 0.5)
+    assert row["noise_to_spread"] == pytest.approx(1.25 ** 0.5 / (2.5 / 2 ** 0.5))
+    assert noise.loc[sl.FINAL, "seeds"] == 16 and noise.loc[sl.FINAL, "models"] == 6
+    assert "rung_1ep_1750" not in noise.index              # one seed only: no noise measured
     assert v["winner_checkpoint"] is None and v["baseline_checkpoint"] is None    # no model.pt recorded here
     (fp.run_dir("litehrnet_18", 0) / "model.pt").write_bytes(b"x")
     (fp.run_dir("cand_fast", 0) / "model.pt").write_bytes(b"x")

@@ -90,10 +90,8 @@ def promote(trials: list, k: int, directions: list) -> list:
 def rung_space(space: SearchSpace, plan: HalvingPlan, r: int) -> SearchSpace:
     """``space`` with rung ``r``'s training budget and study name."""
     rung = plan.rungs[r]
-    training = {**space.training, "epochs": rung.epochs}
-    training.pop("limit_train", None)
-    if rung.limit_train is not None:
-        training["limit_train"] = rung.limit_train
+    training = {k: v for k, v in space.training.items() if k not in ("limit_train", "milestones")}
+    training.update(rung.budget())
     return dataclasses.replace(space, training=training, study=rung_study_name(space, r))
 
 

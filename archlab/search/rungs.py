@@ -10,6 +10,12 @@ A plan is data in the space file::
         - {epochs: 2, limit_train: 3500}
         - {epochs: 10}                     # no limit_train: the whole training split
 
+A rung may also set ``milestones``: learning-rate decay epochs *within its own budget*
+(``{epochs: 2, limit_train: 3500, milestones: [1]}`` trains epoch 2 at a tenth of the rate). The
+default schedule (x0.1 at 170/210 and 200/210 of the epochs) never decays inside a 1-2 epoch
+rung, so such a rung scores weights caught mid-descent at full rate; an annealed rung scores
+settled weights, which halves the seed noise of the score (``reports/search_lspet/score_noise.csv``).
+
 The rung loop itself is :mod:`archlab.search.halving`.
 
 >>> plan = HalvingPlan.from_dict({"eta": 3, "n0": 9, "rungs": [{"epochs": 1, "limit_train": 700},
@@ -22,7 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Rung", "HalvingPlan", "HalvingError"]
+__all__ = ["Rung", "HalvingPlan", "HalvingError", "parse_rung"]
 
 
 class HalvingError(ValueError):
@@ -34,6 +40,16 @@ class Rung:
     keep: int                     # configurations trained at this rung
     epochs: int
     limit_train: int | None       # training images (None: the whole training split)
+    milestones: tuple | None = None   # LR-decay epochs within the rung (None: the default schedule)
+
+    def budget(self) -> dict:
+        """The training options this rung sets (``epochs``, ``limit_train``, ``milestones``)."""
+        out = {"epochs": self.epochs}
+        if self.limit_train is not None:
+            out["limit_train"] = self.limit_train
+        if self.milestones is not None:
+            out["milestones"] = list(self.milestones)
+        return out
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,7 @@ class HalvingPlan:
             raise HalvingError("halving.rungs: expected a non-empty list of {epochs, limit_train}")
         out = []
         for r, raw in enumerate(rungs):
-            out.append(_rung(raw, max(1, math.ceil(n0 / eta ** r)), f"halving.rungs[{r}]"))
+            out.append(parse_rung(raw, max(1, math.ceil(n0 / eta ** r)), f"halving.rungs[{r}]"))
         for r in range(1, len(out)):
             a, b = out[r - 1], out[r]
             if b.epochs * (b.limit_train or 10 ** 9) <= a.epochs * (a.limit_train or 10 ** 9):
@@ -66,12 +82,20 @@ class HalvingPlan:
         return cls(eta, tuple(out))
 
 
-def _rung(raw, keep: int, where: str) -> Rung:
-    if not isinstance(raw, dict) or set(raw) - {"epochs", "limit_train"} or "epochs" not in raw:
-        raise HalvingError(f"{where}: expected {{epochs: N, limit_train: M}}, got {raw!r}")
-    ep, lim = raw["epochs"], raw.get("limit_train")
+def parse_rung(raw, keep: int = 1, where: str = "rung") -> Rung:
+    """One rung ``{epochs, limit_train, milestones}``; errors name ``where`` and the field."""
+    if not isinstance(raw, dict) or set(raw) - {"epochs", "limit_train", "milestones"} or "epochs" not in raw:
+        raise HalvingError(f"{where}: expected {{epochs: N, limit_train: M, milestones: [..]}}, got {raw!r}")
+    ep, lim, ms = raw["epochs"], raw.get("limit_train"), raw.get("milestones")
     if isinstance(ep, bool) or not isinstance(ep, int) or ep < 1:
         raise HalvingError(f"{where}.epochs: expected a positive integer, got {ep!r}")
     if lim is not None and (isinstance(lim, bool) or not isinstance(lim, int) or lim < 1):
         raise HalvingError(f"{where}.limit_train: expected a positive integer or null, got {lim!r}")
-    return Rung(keep, ep, lim)
+    if ms is not None:
+        if not isinstance(ms, (list, tuple)) or any(isinstance(m, bool) or not isinstance(m, int) for m in ms):
+            raise HalvingError(f"{where}.milestones: expected a list of epochs, got {ms!r}")
+        if list(ms) != sorted(set(ms)) or any(not 1 <= m < ep for m in ms):
+            raise HalvingError(f"{where}.milestones: expected increasing epochs in 1..{ep - 1} (decay within "
+                               f"the rung's {ep} epochs), got {list(ms)!r}")
+        ms = tuple(ms)
+    return Rung(keep, ep, lim, ms)
