@@ -191,6 +191,24 @@ def collect() -> list:
     return rows
 
 
+def plateau_lines(df) -> list[str]:
+    """How near their plateau the finished runs are: search-val gain per epoch at constant LR
+    (epochs 5-8) and the gain of the last epoch (after the decay)."""
+    e = EPOCHS
+    cols = [f"search_val_e{k}" for k in (5, 8, e - 1, e)]
+    fin = df[df["epochs_done"] >= e].dropna(subset=[c for c in cols if c in df]) if set(cols) <= set(df) else df[:0]
+    if fin.empty:
+        return []
+    per_epoch = (fin["search_val_e8"] - fin["search_val_e5"]) / 3
+    last = fin[f"search_val_e{e}"] - fin[f"search_val_e{e - 1}"]
+    return ["## How near the plateau (search-val PCK@0.2, finished runs)", "",
+            f"At constant LR (epochs 5-8) the runs still gain {per_epoch.mean():.2f} points per epoch "
+            f"(range {per_epoch.min():.2f} to {per_epoch.max():.2f}, {len(fin)} runs); the last epoch, after "
+            f"the decay, gains {last.mean():.2f} (range {last.min():.2f} to {last.max():.2f}). {e} epochs "
+            "is therefore not a plateau: the final scores rank models at this budget, and a longer "
+            "protocol could reorder close ones.", ""]
+
+
 def cmd_summary(a) -> int:
     import pandas as pd
     from archlab.search.rank import pooled_std
@@ -216,6 +234,7 @@ def cmd_summary(a) -> int:
                   agg.to_markdown(floatfmt=".2f"), "",
                   f"Pooled seed std: {pooled_std(groups):.2f} points (models with >= 2 seeds). "
                   "A difference under twice this is a tie.", ""]
+    lines += plateau_lines(df)
     (OUT / "runs.md").write_text("\n".join(lines))
     print("\n".join(lines))
     return 0

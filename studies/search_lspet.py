@@ -31,10 +31,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import final_protocol as fp  # noqa: E402
 
-from archlab.search.rank import fidelity_table, pooled_std, verdict  # noqa: E402
+from archlab.search.rank import extrapolate_curve, fidelity_table, pooled_std, verdict  # noqa: E402
 
 BASELINE = "litehrnet_18"
 FINAL = "report_test_PCK@0.2"
+#: seeds a model needs before a claim about it is made (issue 11 item 2)
+CLAIM_SEEDS = 3
 
 
 def run_metrics(model: str, seed: int) -> list[dict]:
@@ -47,7 +49,8 @@ def run_metrics(model: str, seed: int) -> list[dict]:
 def cheap_scores(model: str, seed: int = 0) -> dict:
     """Scores a search could act on, read from the first epochs of the seed-0 run: search-val
     PCK@0.2 after k epochs (a longer proxy each), the summed training loss of the first k epochs
-    (lower is better: negated), and the CPU-hours each cost."""
+    (lower is better: negated), the search-val curve of the first k epochs extrapolated to the
+    protocol's last epoch (``extrap_e<k>``, a + b log(epoch)), and the CPU-hours each cost."""
     rows = run_metrics(model, seed)
     out = {}
     for k in (1, 2, 3, 5):
@@ -57,6 +60,9 @@ def cheap_scores(model: str, seed: int = 0) -> dict:
         if first[-1].get("val_PCK@0.2") is not None:
             out[f"search_val_e{k}"] = 100 * first[-1]["val_PCK@0.2"]
         out[f"neg_loss_sum_e{k}"] = -sum(r["train_loss"] for r in first)
+        if k >= 3:
+            curve = [100 * r["val_PCK@0.2"] if r.get("val_PCK@0.2") is not None else math.nan for r in first]
+            out[f"extrap_e{k}"] = extrapolate_curve(curve, fp.EPOCHS)
         out[f"cpu_h_e{k}"] = sum(r.get("epoch_time_s", 0) + (r.get("val_time_s") or 0) for r in first) / 3600
     return out
 
@@ -142,7 +148,7 @@ def add_legacy_proxy(t: pd.DataFrame) -> pd.DataFrame:
 def fidelity(t: pd.DataFrame) -> pd.DataFrame | None:
     """Rank agreement of every cheap score with the final score, over models with a final score."""
     have = t.dropna(subset=["pck_mean"])
-    cols = [c for c in have.columns if c.startswith(("search_val_e", "neg_loss_sum_e", "zc_", "legacy_2ep", "rung"))]
+    cols = [c for c in have.columns if c.startswith(("search_val_e", "neg_loss_sum_e", "extrap_e", "zc_", "legacy_2ep", "rung"))]
     if len(have) < 4 or not cols:
         return None
     zc = t.attrs.get("zc_cpu_h", {})
@@ -182,12 +188,16 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
            "n_models": int(t["pck_mean"].notna().sum()),
            "seeds": {m: int(n) for m, n in zip(t["model"], t["seeds_done"])},
            "pooled_seed_std": _num(noise), "protocol": fp.PROTOCOL}
+    out["ahead_needing_seeds"] = []
     for _, row in t[~t["model"].isin(fp.BASELINES)].dropna(subset=["pck_mean"]).iterrows():
         faster = b_lat is not None and _num(row.get("latency_ms")) is not None and row["latency_ms"] <= b_lat
-        if faster and verdict(row["pck_mean"], b_mean if b_mean is not None else math.nan, noise) == "A beats B":
-            if out["winner"] is None or row["pck_mean"] > out["winner_pck_mean"]:
-                out.update(winner=row["model"], winner_pck_mean=_num(row["pck_mean"]),
-                           winner_pck_std=_num(row["pck_std"]), winner_checkpoint=_checkpoint(row["model"]))
+        if not (faster and verdict(row["pck_mean"], b_mean if b_mean is not None else math.nan, noise) == "A beats B"):
+            continue
+        if row["seeds_done"] < CLAIM_SEEDS:      # a claim needs 3 seeds: ahead, but not yet a winner
+            out["ahead_needing_seeds"].append(row["model"])
+        elif out["winner"] is None or row["pck_mean"] > out["winner_pck_mean"]:
+            out.update(winner=row["model"], winner_pck_mean=_num(row["pck_mean"]),
+                       winner_pck_std=_num(row["pck_std"]), winner_checkpoint=_checkpoint(row["model"]))
     (fp.OUT / "verdict.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
 

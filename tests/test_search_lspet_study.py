@@ -70,7 +70,10 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     assert fp.search_score() == "rung_1ep_1750" and fid.loc[fp.search_score(), "n"] == 6
     assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(13 / 15)
     assert fid.loc[fp.search_score(), "cpu_hours"] == pytest.approx(6 * 60 / 3600)
-    assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6
+    assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6 and v["ahead_needing_seeds"] == []
+    # the learning-curve extrapolation: every recorded curve has the same shape, so it ranks as epoch 1 does
+    assert fid.loc["extrap_e3", "tau"] == pytest.approx(1.0)
+    assert fid.loc["extrap_e3", "cpu_hours"] == pytest.approx(6 * 3 * 320 / 3600)    # 3 epochs of 320 s, 6 models
     noise = pd.read_csv(recorded / "score_noise.csv").set_index("score")
     # the annealed budget: seeds (15, 16) and (12, 14) -> pooled std sqrt((0.5 + 2) / 2); spread: the
     # std of the two model means 15.5 and 13
@@ -106,6 +109,14 @@ def test_a_win_inside_twice_the_seed_noise_is_a_tie(recorded):
     sl.main([])
     v = json.loads((recorded / "verdict.json").read_text())
     assert d.is_dir() and v["winner"] is None
+
+
+def test_a_model_ahead_with_two_seeds_is_not_yet_a_winner(recorded):
+    import shutil
+    shutil.rmtree(fp.run_dir("cand_fast", 2))
+    sl.main([])
+    v = json.loads((recorded / "verdict.json").read_text())
+    assert v["winner"] is None and v["ahead_needing_seeds"] == ["cand_fast"]
 
 
 def test_no_runs_is_an_error(tmp_path, monkeypatch):
@@ -153,3 +164,17 @@ def test_span_draws_are_seeded_distinct_and_within_budget():
     from archlab.spec import NetworkSpec
     committed = [NetworkSpec.from_yaml(STUDIES / "specs" / f"span_{k}.yaml").to_dict() for k in range(5)]
     assert committed == [s.to_dict() for _, s, _ in draw_specs.draw(5, seed=0)]
+
+
+def test_summary_states_how_near_the_plateau_the_runs_are(recorded):
+    # every recorded curve climbs 2 points an epoch: 2.00 at constant LR and 2.00 in the last epoch;
+    # one unfinished run (5 epochs) is left out of the statement
+    d = fp.run_dir("span_0", 0)
+    d.mkdir(parents=True)
+    (d / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e, "train_loss": 0.005, "val_PCK@0.2": 0.5})
+                                             + "\n" for e in range(1, 6)))
+    assert fp.main(["summary"]) == 0
+    text = (recorded / "runs.md").read_text()
+    assert "still gain 2.00 points per epoch (range 2.00 to 2.00, 16 runs)" in text
+    assert "the last epoch, after the decay, gains 2.00" in text
+    assert pd.read_csv(recorded / "runs.csv").set_index(["model", "seed"]).loc[("span_0", 0), "epochs_done"] == 5

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-__all__ = ["rank_agreement", "fidelity_table", "pooled_std", "verdict"]
+__all__ = ["rank_agreement", "fidelity_table", "pooled_std", "verdict", "extrapolate_curve"]
 
 
 def _paired(x, y) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +116,22 @@ def pooled_std(groups) -> float:
             num += sum((v - m) ** 2 for v in g)
             den += len(g) - 1
     return math.sqrt(num / den) if den else math.nan
+
+
+def extrapolate_curve(values, to_epoch: int) -> float:
+    """A learning-curve score: validation scores after epochs 1..k (``values``) fitted by least
+    squares to ``a + b * log(epoch)`` and read at ``to_epoch`` (NaN with fewer than 2 finite values).
+
+    >>> round(extrapolate_curve([10.0, 10.0 + math.log(2), 10.0 + math.log(3)], 10), 4)
+    12.3026
+    """
+    ys = np.asarray(values, dtype=float)
+    xs = np.log(np.arange(1, ys.size + 1, dtype=float))
+    keep = np.isfinite(ys)
+    if keep.sum() < 2:
+        return math.nan
+    b, a = np.polyfit(xs[keep], ys[keep], 1)
+    return float(a + b * math.log(to_epoch))
 
 
 def verdict(mean_a: float, mean_b: float, pooled: float, factor: float = 2.0) -> str:
