@@ -4,7 +4,8 @@ check) and trials per hour of the accuracy search, measured in one run.
     python benchmarks/bench_search.py [--candidates 500] [--train-trials 2] [--out reports/bench_search.txt]
     python benchmarks/bench_search.py --candidates 0 --train-trials 0 \
         --halving-run reports/search_lspet/search --halving-space studies/search_lspet.yaml \
-        --protocol-runs reports/search_lspet/runs --out reports/search_lspet/bench_search.txt
+        --protocol-runs reports/search_lspet/runs --rung-scores reports/search_lspet/rung_scores.csv \
+        --out reports/search_lspet/bench_search.txt
 
 Screening samples knob values from studies/search_cost.yaml with a plain RandomSampler (no
 storage) and times spec generation + validation + archlab.count + the constraint check. The
@@ -75,7 +76,8 @@ def halving(run_dir: Path, space_path: str) -> tuple[list[str], float]:
     names = optuna.get_all_study_names(study0._storage)
     for r, rung in enumerate(space.halving.rungs if space.halving else [None]):
         name = rung_study_name(space, r)
-        budget = "" if rung is None else f" ({rung.epochs} epochs on {rung.limit_train or 'all'} fit images)"
+        budget = "" if rung is None else f" ({rung.epochs} epochs on {rung.limit_train or 'all'} fit images" + (
+            f", LR decay after epoch {', '.join(map(str, rung.milestones))})" if rung.milestones else ")")
         if name not in names:
             lines.append(f"rung {r}: not started")
             continue
@@ -105,6 +107,20 @@ def protocol_runs(root: Path) -> tuple[list[str], float]:
     return [f"final-protocol runs ({root}): {cpu_h:.2f} CPU-hours (1 thread each)", *rows], cpu_h
 
 
+def rung_scores(path: Path) -> tuple[list[str], float]:
+    """Trials per CPU-hour of every rung budget the study scored its models on
+    (``studies/rung_scores.py``: CPU seconds of each (model, budget, seed) training)."""
+    import pandas as pd
+    z = pd.read_csv(path)
+    lines, cpu_h = [f"rung-budget scores ({path}):"], 0.0
+    for budget, g in z.groupby("budget", sort=False):
+        xs = list(g["cpu_s"].astype(float))
+        cpu_h += sum(xs) / 3600
+        lines.append(f"  {budget}: {len(xs)} trainings, {3600 / statistics.median(xs):.1f} trials per CPU-hour; "
+                     f"CPU time {_spread(xs)}; {sum(xs) / 3600:.2f} CPU-hours")
+    return lines, cpu_h
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cost-space", default="studies/search_cost.yaml")
@@ -120,6 +136,8 @@ def main(argv=None) -> int:
     ap.add_argument("--halving-space", default="studies/search_lspet.yaml")
     ap.add_argument("--protocol-runs", default=None,
                     help="a folder of final-protocol runs (MODEL/seedN/metrics.csv): their CPU-hours")
+    ap.add_argument("--rung-scores", default=None,
+                    help="a rung_scores.csv (studies/rung_scores.py): trials per CPU-hour of every budget")
     ap.add_argument("--out", default=None)
     a = ap.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -164,7 +182,11 @@ def main(argv=None) -> int:
         more, h = protocol_runs(Path(a.protocol_runs))
         lines += more
         total += h
-    if a.halving_run or a.protocol_runs:
+    if a.rung_scores:
+        more, h = rung_scores(Path(a.rung_scores))
+        lines += more
+        total += h
+    if a.halving_run or a.protocol_runs or a.rung_scores:
         lines.append(f"whole study so far: {total:.2f} CPU-hours (wall time x threads, as run, under the "
                      "load recorded above)")
     text = "\n".join(lines)

@@ -205,3 +205,19 @@ def test_bench_search_counts_trials_per_rung_from_the_storage(tmp_path):
     assert counts == [6, 3, 2]
     assert "1 epochs on 500 fit images" in lines[0] and "4 epochs on 2000 fit images" in lines[2]
     assert 0 <= cpu_h < 0.01     # the stand-in trainer takes no time
+
+
+def test_bench_search_reports_trials_per_cpu_hour_of_every_rung_budget(tmp_path):
+    import importlib.util
+
+    import pandas as pd
+    spec = importlib.util.spec_from_file_location("bench_search", "benchmarks/bench_search.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = [("a", "rung_1ep_1750", 0, 60.0), ("b", "rung_1ep_1750", 0, 120.0), ("c", "rung_1ep_1750", 0, 90.0),
+            ("a", "rung_2ep_3500_d1", 0, 360.0), ("a", "rung_2ep_3500_d1", 1, 360.0)]
+    pd.DataFrame(rows, columns=["model", "budget", "seed", "cpu_s"]).to_csv(tmp_path / "r.csv", index=False)
+    lines, cpu_h = bench.rung_scores(tmp_path / "r.csv")
+    assert "rung_1ep_1750: 3 trainings, 40.0 trials per CPU-hour" in lines[1]      # median 90 s
+    assert "rung_2ep_3500_d1: 2 trainings, 10.0 trials per CPU-hour" in lines[2]
+    assert cpu_h == pytest.approx(990 / 3600)
