@@ -14,6 +14,8 @@ Runs live in ``reports/search_lspet/runs/<model>/seed<k>/`` (metrics, config and
 unfinished, ``last.pt`` so the next session resumes it). Commands::
 
     python studies/final_protocol.py queue --minutes 120     # train the queue in order, resumably
+                                                             # (one such process per core: each
+                                                             # trains a run the others do not hold)
     python studies/final_protocol.py run litehrnet_18 --seed 0 --stop-epoch 3
     python studies/final_protocol.py summary                 # results.csv / results.md
 
@@ -86,7 +88,7 @@ def search_score() -> str:
 #: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), then the rest
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
-         ("sdhrnet_w16_small", 2), ("hrnet_w16_small", 1), *((f"span_{k}", 0) for k in range(5))]
+         ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(5)), ("hrnet_w16_small", 1)]
 
 
 def run_dir(model: str, seed: int) -> Path:
@@ -162,14 +164,41 @@ def train_chunk(model: str, seed: int, epochs: int = 1, data_root=None) -> int:
     return epochs_done(model, seed)
 
 
+def _claim(model: str, seed: int):
+    """An exclusive, non-blocking lock on one run's folder (``.lock``, released when the process
+    ends), so several ``queue`` processes -- one per core -- train different runs; None if taken."""
+    import fcntl
+    d = run_dir(model, seed)
+    d.mkdir(parents=True, exist_ok=True)
+    f = (d / ".lock").open("w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return None
+    return f
+
+
+def finished(model: str, seed: int) -> bool:
+    return epochs_done(model, seed) >= EPOCHS and (run_dir(model, seed) / "report_test.json").is_file()
+
+
 def cmd_queue(a) -> int:
+    """Train the queue in order for at most ``--minutes``; runs another process holds are skipped."""
     t_end = time.time() + 60 * a.minutes
     for model, seed in QUEUE:
-        while epochs_done(model, seed) < EPOCHS or not (run_dir(model, seed) / "report_test.json").is_file():
-            if time.time() >= t_end:
-                print("time budget spent; run the same command again to continue", flush=True)
-                return 0
-            train_chunk(model, seed, 1, a.data_root)
+        if finished(model, seed):
+            continue
+        lock = _claim(model, seed)
+        if lock is None:
+            print(f"{model} seed {seed}: another queue process trains it; next", flush=True)
+            continue
+        with lock:
+            while not finished(model, seed):
+                if time.time() >= t_end:
+                    print("time budget spent; run the same command again to continue", flush=True)
+                    return 0
+                train_chunk(model, seed, 1, a.data_root)
     print("queue finished")
     return 0
 
@@ -255,7 +284,11 @@ def main(argv=None) -> int:
     if a.cmd == "queue":
         return cmd_queue(a)
     if a.cmd == "run":
-        train_chunk(a.model, a.seed, a.epochs, a.data_root)
+        lock = _claim(a.model, a.seed)
+        if lock is None:
+            raise SystemExit(f"{a.model} seed {a.seed}: another process is training this run")
+        with lock:
+            train_chunk(a.model, a.seed, a.epochs, a.data_root)
         return 0
     return cmd_summary(a)
 

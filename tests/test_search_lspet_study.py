@@ -178,3 +178,24 @@ def test_summary_states_how_near_the_plateau_the_runs_are(recorded):
     assert "still gain 2.00 points per epoch (range 2.00 to 2.00, 16 runs)" in text
     assert "the last epoch, after the decay, gains 2.00" in text
     assert pd.read_csv(recorded / "runs.csv").set_index(["model", "seed"]).loc[("span_0", 0), "epochs_done"] == 5
+
+
+def test_queue_processes_share_the_queue_without_training_one_run_twice(tmp_path, monkeypatch):
+    monkeypatch.setattr(fp, "OUT", tmp_path)
+    monkeypatch.setattr(fp, "QUEUE", [("litehrnet_18", 0), ("litehrnet_18", 1), ("span_0", 0)])
+    trained = []
+
+    def fake_chunk(model, seed, epochs, data_root=None):      # one "epoch" that finishes the run
+        d = fp.run_dir(model, seed)
+        (d / "metrics.jsonl").write_text("".join(json.dumps({"epoch": e}) + "\n" for e in range(1, fp.EPOCHS + 1)))
+        (d / "report_test.json").write_text(json.dumps({"PCK@0.2": 1.0}))
+        trained.append((model, seed))
+    monkeypatch.setattr(fp, "train_chunk", fake_chunk)
+    held = fp._claim("litehrnet_18", 1)          # another process trains this one
+    assert held is not None and fp._claim("litehrnet_18", 1) is None
+    assert fp.main(["queue", "--minutes", "5"]) == 0
+    assert trained == [("litehrnet_18", 0), ("span_0", 0)]
+    with pytest.raises(SystemExit, match="another process is training this run"):
+        fp.main(["run", "litehrnet_18", "--seed", "1"])
+    held.close()
+    assert fp.main(["queue", "--minutes", "5"]) == 0 and trained[-1] == ("litehrnet_18", 1)
