@@ -40,6 +40,7 @@ PROTOCOL = {"data": "lspet", "train_split": "fit", "val_split": "search_val", "t
             "threads": THREADS, "checkpoint_every": 50, "report_flip_test": True,
             "report_weights": "last epoch (no selection)"}
 
+SPECS = ROOT / "studies" / "specs"
 #: models of the study: short name -> zoo name or spec YAML (joints/input are set by the protocol)
 MODELS = {
     "litehrnet_18": "litehrnet_18_coco",
@@ -50,7 +51,10 @@ MODELS = {
     # random draws that span studies/search_lspet.yaml (studies/draw_specs.py, seed 0, <= 0.3 GMACs):
     # the rank-fidelity set needs >= 10 architectures besides the search's own picks
     **{f"span_{k}": f"studies/specs/span_{k}.yaml" for k in range(5)},
+    # the search's picks (``picks`` below writes them), trained with 3 seeds each
+    **{p.stem: f"studies/specs/{p.name}" for p in sorted(SPECS.glob("pick_*.yaml"))},
 }
+PICKS = [m for m in MODELS if m.startswith("pick_")]
 #: the hand-designed models every accuracy figure shows; any other model came from the search space
 BASELINES = frozenset({"litehrnet_18", "sdhrnet_w16_small", "hrnet_w16_small", "sdhrnet_scr_w16_small",
                        "litehrnet_30"})
@@ -88,7 +92,8 @@ def search_score() -> str:
 #: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), then the rest
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
-         ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(5)), ("hrnet_w16_small", 1)]
+         ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(5)),
+         *((m, s) for m in PICKS for s in range(3)), ("hrnet_w16_small", 1)]
 
 
 def run_dir(model: str, seed: int) -> Path:
@@ -269,6 +274,37 @@ def cmd_summary(a) -> int:
     return 0
 
 
+def cmd_picks(a) -> int:
+    """The search's picks: its own promotion rule (Pareto layers, cut by search-val accuracy) on the
+    finished trials of halving rung ``--rung``, among configurations predicted no slower than the
+    Lite-HRNet-18 baseline trial of that rung times ``1 + --latency-slack``. Writes
+    ``studies/specs/pick_<i>.yaml``; the queue then trains each with 3 seeds."""
+    import optuna
+    from archlab.search import SearchSpace
+    from archlab.search.halving import promote, rung_study_name
+    from archlab.search.storage import load_run_study
+    space = SearchSpace.from_yaml(SPACE)
+    storage = load_run_study(space, a.run_dir, a.storage)._storage  # noqa: SLF001
+    done = {r: optuna.load_study(study_name=rung_study_name(space, r), storage=storage).get_trials(
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) for r in {0, a.rung}}
+    base = [t.user_attrs["latency_ms"] for t in done[0] if "litehrnet_18" in str(t.user_attrs.get("baseline", ""))
+            and "latency_ms" in t.user_attrs]
+    if not base:
+        raise SystemExit("rung 0: the Lite-HRNet-18 baseline has no finished trial with a latency yet")
+    limit = base[0] * (1 + a.latency_slack)
+    pool = [t for t in done[a.rung] if "baseline" not in t.user_attrs and t.user_attrs.get("latency_ms", limit + 1) <= limit]
+    picks = promote(pool, a.k, [o.direction for o in space.objectives])
+    if not picks:
+        raise SystemExit(f"rung {a.rung}: no finished searched configuration is predicted within {limit:.2f} ms")
+    for i, t in enumerate(picks):
+        spec = space.suggest(optuna.trial.FixedTrial(t.params)).replace(name=f"pick_{i}")
+        out = SPECS / f"pick_{i}.yaml"
+        out.write_text(f"# search pick {i}: trial {t.number} of halving rung {a.rung} (values {list(t.values)}; "
+                       f"predicted {t.user_attrs['latency_ms']:.2f} ms, limit {limit:.2f})\n" + spec.to_yaml())
+        print(f"pick_{i}: trial {t.number}, values {list(t.values)} -> {out}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-root", default=None, help="shared data folder (default: $ARCHLAB_DATA or ../shared/data)")
@@ -280,9 +316,18 @@ def main(argv=None) -> int:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--epochs", type=int, default=EPOCHS)
     sub.add_parser("summary", help="write runs.csv / runs.md from the run folders")
+    k = sub.add_parser("picks", help="write the search's picks (studies/specs/pick_<i>.yaml) from a halving rung")
+    k.add_argument("--run-dir", default=str(OUT / "search"))
+    k.add_argument("--storage", default=None, help="Optuna storage URL (default: the run folder's)")
+    k.add_argument("--rung", type=int, default=1)
+    k.add_argument("-k", type=int, default=3, help="how many configurations to pick")
+    k.add_argument("--latency-slack", type=float, default=0.05,
+                   help="admit configurations predicted up to this fraction slower than Lite-HRNet-18")
     a = p.parse_args(argv)
     if a.cmd == "queue":
         return cmd_queue(a)
+    if a.cmd == "picks":
+        return cmd_picks(a)
     if a.cmd == "run":
         lock = _claim(a.model, a.seed)
         if lock is None:

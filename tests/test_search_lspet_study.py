@@ -199,3 +199,46 @@ def test_queue_processes_share_the_queue_without_training_one_run_twice(tmp_path
         fp.main(["run", "litehrnet_18", "--seed", "1"])
     held.close()
     assert fp.main(["queue", "--minutes", "5"]) == 0 and trained[-1] == ("litehrnet_18", 1)
+
+
+def test_picks_apply_the_search_promotion_rule_within_the_latency_limit(tmp_path, monkeypatch):
+    """`final_protocol.py picks` on a real SQLite storage of the study's own space (a 2-rung plan,
+    stand-ins for training and the latency predictor): the picks are `promote` on rung 1 among the
+    searched configurations predicted no slower than the Lite-HRNet-18 baseline + 5%."""
+    import optuna
+    import yaml
+    from archlab.search import SearchSpace
+    from archlab.search.halving import promote, run_halving
+    from archlab.search.storage import resolve_storage
+    d = yaml.safe_load(fp.SPACE.read_text())
+    d["base"] = str(fp.ROOT / d["base"])
+    d["baselines"] = [str(fp.ROOT / b) for b in d["baselines"]]
+    d["constraints"] = {}
+    d["halving"] = {"eta": 2, "n0": 12, "rungs": [{"epochs": 1, "limit_train": 100}, {"epochs": 2, "limit_train": 200}]}
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(d))
+    monkeypatch.setattr(fp, "SPACE", tmp_path / "space.yaml")
+    monkeypatch.setattr(fp, "SPECS", tmp_path)
+    space = SearchSpace.from_yaml(tmp_path / "space.yaml")
+    # deterministic stand-ins, scattered around the baseline's latency so the limit matters
+    width = lambda spec: sum(sum(s.widths) for s in spec.stages)                        # noqa: E731
+    lat = lambda spec, opts: 6.0 + width(spec) % 9                                      # noqa: E731
+    acc = lambda spec, training, folder: float(width(spec) * 7 % 23)                    # noqa: E731
+    run = tmp_path / "run"
+    run_halving(space, space.halving, resolve_storage(None, run), run, train_fn=acc, latency_fn=lat)
+    assert fp.main(["picks", "--run-dir", str(run), "--rung", "1", "-k", "2"]) == 0
+    storage = resolve_storage(None, run)
+    base = [t for t in optuna.load_study(study_name=space.study, storage=storage).trials
+            if "baseline" in t.user_attrs][0].user_attrs["latency_ms"]
+    rung1 = optuna.load_study(study_name=f"{space.study}-rung1", storage=storage).get_trials(
+        states=(optuna.trial.TrialState.COMPLETE,))
+    pool = [t for t in rung1 if "baseline" not in t.user_attrs and t.user_attrs["latency_ms"] <= 1.05 * base]
+    expected = promote(pool, 2, [o.direction for o in space.objectives])
+    unlimited = promote([t for t in rung1 if "baseline" not in t.user_attrs], 2, [o.direction for o in space.objectives])
+    assert expected and [t.number for t in unlimited] != [t.number for t in expected], \
+        "the latency limit changed nothing: the test would not check it"
+    from archlab.spec import NetworkSpec
+    for i, t in enumerate(expected):
+        got = NetworkSpec.from_yaml(tmp_path / f"pick_{i}.yaml")
+        want = space.suggest(optuna.trial.FixedTrial(t.params))
+        assert got.to_dict() == want.replace(name=f"pick_{i}").to_dict()
+    assert not (tmp_path / f"pick_{len(expected)}.yaml").exists()
