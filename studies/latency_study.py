@@ -77,13 +77,13 @@ def measure_group(resolved, exports, size, batch, threads, args) -> list:
     return [_row(rt._result(r, args.warmup, machine), size) for r in runners]
 
 
-def measure_compile(name, size, args) -> list:
-    """torch.compile and eager of one model in a child process, killed (with Inductor's compile
-    workers: its own process group) after ``--compile-timeout`` seconds."""
+def measure_compile(name, size, args, batch: int = 1, threads: int = 1) -> list:
+    """torch.compile and eager of one model at (``batch``, ``threads``) in a child process, killed
+    (with Inductor's compile workers: its own process group) after ``--compile-timeout`` seconds."""
     cmd = [sys.executable, __file__, "--compile-worker", name, size, "--repeats", str(args.repeats),
-           "--warmup", str(args.warmup)]
+           "--warmup", str(args.warmup), "--batches", str(batch), "--threads", str(threads)]
     env = dict(os.environ, TORCHINDUCTOR_COMPILE_THREADS="1")
-    base = {"model": name, "input": size, "runtime": "compile", "batch": 1, "threads": 1}
+    base = {"model": name, "input": size, "runtime": "compile", "batch": batch, "threads": threads}
     t0 = time.time()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                           start_new_session=True) as p:
@@ -103,9 +103,9 @@ def measure_compile(name, size, args) -> list:
     return rows
 
 
-def compile_worker(name, size, repeats, warmup) -> None:
+def compile_worker(name, size, repeats, warmup, batch: int = 1, threads: int = 1) -> None:
     res = build(name, size)
-    runners = [rt.prepare(name, "eager", _resolved=res), rt.prepare(name, "compile", _resolved=res)]
+    runners = [rt.prepare(name, rtm, batch=batch, threads=threads, _resolved=res) for rtm in ("eager", "compile")]
     rt.time_interleaved(runners, repeats, warmup)
     machine = rt.machine_info()
     rows = [_row(rt._result(r, warmup, machine), size) for r in runners]
@@ -328,9 +328,14 @@ def _done_groups(rows) -> set:
             if r["runtime"] == "onnxruntime" and not str(r.get("note", "") or "").startswith("compile")}
 
 
+def _compile_key(r) -> tuple:
+    return r["model"], r["input"], int(r.get("batch", 1)), int(r.get("threads", 1))
+
+
 def _done_compile(rows, retry_failed: bool) -> set:
-    """(model, input) pairs whose compile child already ran (a failure counts unless ``retry_failed``)."""
-    return {(r["model"], r["input"]) for r in rows if r["runtime"] == "compile"
+    """(model, input, batch, threads) whose compile child already ran (a failure counts unless
+    ``retry_failed``)."""
+    return {_compile_key(r) for r in rows if r["runtime"] == "compile"
             and not (retry_failed and str(r.get("note", "")).startswith("not measured"))}
 
 
@@ -352,10 +357,11 @@ def run(args) -> None:
             rows += [dict(r, code=code) for r in new]
             _save(rows, out)            # after every group: an interrupted run keeps what it measured
     done_c = set() if args.fresh else _done_compile(rows, args.retry_failed)
-    pairs = [(m, s) for m in args.compile_models for s in args.compile_sizes if (m, s) not in done_c]
-    for name, size in tqdm(pairs, desc="torch.compile (child processes)", unit="model"):
-        rows = [r for r in rows if not (r["runtime"] == "compile" and (r["model"], r["input"]) == (name, size))]
-        rows += [dict(r, code=code) for r in measure_compile(name, size, args)]
+    pairs = [(m, s, b, t) for m in args.compile_models for s in args.compile_sizes for b in args.compile_batches
+             for t in args.compile_threads if (m, s, b, t) not in done_c]
+    for key in tqdm(pairs, desc="torch.compile (child processes)", unit="pair"):
+        rows = [r for r in rows if not (r["runtime"] == "compile" and _compile_key(r) == key)]
+        rows += [dict(r, code=code) for r in measure_compile(key[0], key[1], args, key[2], key[3])]
         _save(rows, out)
     if args.profile_size:
         resolved = {m: build(m, args.profile_size) for m in args.models}
@@ -366,20 +372,21 @@ def run(args) -> None:
 
 def compile_table(df: pd.DataFrame):
     """One row per torch.compile pair: compile time, eager and compile median / min, their ratio,
-    and ONNX Runtime's median of the same model and size (batch 1, 1 thread); None without pairs."""
+    and ONNX Runtime's median of the same model, size, batch and threads; None without pairs."""
     pairs = df[df.note.fillna("").str.startswith("compile pair")]
     if pairs.empty or "compile" not in set(pairs.runtime):
         return None
-    ort = df[(df.runtime == "onnxruntime") & (df.batch == 1) & (df.threads == 1) & (df.note.fillna("") == "")]
-    ort = ort.set_index(["model", "input"])["median_ms"]
+    ort = df[(df.runtime == "onnxruntime") & (df.note.fillna("") == "")]
+    ort = ort.set_index(["model", "input", "batch", "threads"])["median_ms"]
     rows = []
-    for (model, size), g in pairs.groupby(["model", "input"], sort=False):
+    for (model, size, batch, threads), g in pairs.groupby(["model", "input", "batch", "threads"], sort=False):
         e, c = g[g.runtime == "eager"].iloc[0], g[g.runtime == "compile"].iloc[0]
-        rows.append({"model": model, "input": size, "compile s": c.get("compile_s"),
+        rows.append({"model": model, "input": size, "batch": int(batch), "threads": int(threads),
+                     "compile s": c.get("compile_s"),
                      "eager median / min ms": f"{e.median_ms:.1f} / {e.min_ms:.1f}",
                      "compile median / min ms": f"{c.median_ms:.1f} / {c.min_ms:.1f}",
                      "compile / eager (median)": round(c.median_ms / e.median_ms, 2),
-                     "ONNX Runtime median ms": ort.get((model, size)), "load": round(float(c.get("load_avg_1m", math.nan)), 1)})
+                     "ONNX Runtime median ms": ort.get((model, size, batch, threads)), "load": round(float(c.get("load_avg_1m", math.nan)), 1)})
     return pd.DataFrame(rows)
 
 
@@ -400,8 +407,9 @@ def render(out: Path, command: str) -> None:
     comp = compile_table(df)
     if comp is not None:
         (out / "compile.md").write_text(comp.to_markdown(index=False) + "\n\nEager and compile of a row were timed "
-                                        "interleaved in one child process (batch 1, 1 thread); ONNX Runtime is "
-                                        "the interleaved group's median at the same size.\n")
+                                        "interleaved in one child process at the row's batch and threads; ONNX "
+                                        "Runtime is the interleaved group's median at the same size, batch and "
+                                        "threads.\n")
     print(p.to_string(index=False))
     print(r.to_string(index=False))
     print(f"command: {command}")
@@ -418,6 +426,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--compile-models", nargs="*", default=["litehrnet_18_coco"])
     ap.add_argument("--compile-sizes", nargs="*", default=["128x96"])
+    ap.add_argument("--compile-batches", nargs="*", type=int, default=[1])
+    ap.add_argument("--compile-threads", nargs="*", type=int, default=[1])
     ap.add_argument("--compile-timeout", type=int, default=600, help="seconds per compile child process")
     ap.add_argument("--profile-size", default="256x192", help="size for ORT's profiler breakdown ('' to skip it)")
     ap.add_argument("--profile-runs", type=int, default=5)
@@ -428,7 +438,7 @@ def main(argv=None) -> int:
     ap.add_argument("--compile-worker", nargs=2, metavar=("MODEL", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.compile_worker:
-        compile_worker(*args.compile_worker, args.repeats, args.warmup)
+        compile_worker(*args.compile_worker, args.repeats, args.warmup, args.batches[0], args.threads[0])
         return 0
     if not args.render_only:
         run(args)

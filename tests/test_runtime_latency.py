@@ -234,15 +234,24 @@ def test_study_render_draws_compile_points_but_not_their_eager_partners(tmp_path
 def test_study_compile_table_pairs_rows():
     import pandas as pd
     study = _study()
-    df = pd.DataFrame([
-        {"model": "m", "input": "8x8", "runtime": "onnxruntime", "batch": 1, "threads": 1, "median_ms": 2.0,
-         "min_ms": 1.9, "note": None, "load_avg_1m": 1.0},
-        {"model": "m", "input": "8x8", "runtime": "eager", "batch": 1, "threads": 1, "median_ms": 10.0,
-         "min_ms": 9.0, "note": "compile pair (own process)", "load_avg_1m": 1.0},
-        {"model": "m", "input": "8x8", "runtime": "compile", "batch": 1, "threads": 1, "median_ms": 7.0,
-         "min_ms": 6.5, "note": "compile pair (own process)", "compile_s": 120.0, "load_avg_1m": 1.0}])
+    rows = []
+    for batch, threads, scale in ((1, 1, 1.0), (8, 2, 4.0)):
+        base = {"model": "m", "input": "8x8", "batch": batch, "threads": threads, "load_avg_1m": 1.0}
+        rows += [{**base, "runtime": "onnxruntime", "median_ms": 2.0 * scale, "min_ms": 1.9, "note": None},
+                 {**base, "runtime": "eager", "median_ms": 10.0 * scale, "min_ms": 9.0,
+                  "note": "compile pair (own process)"},
+                 {**base, "runtime": "compile", "median_ms": 7.0 * scale, "min_ms": 6.5,
+                  "note": "compile pair (own process)", "compile_s": 120.0}]
+    df = pd.DataFrame(rows)
     t = study.compile_table(df)
-    assert t.to_dict("records") == [{"model": "m", "input": "8x8", "compile s": 120.0,
-                                     "eager median / min ms": "10.0 / 9.0", "compile median / min ms": "7.0 / 6.5",
-                                     "compile / eager (median)": 0.7, "ONNX Runtime median ms": 2.0, "load": 1.0}]
+    assert t.to_dict("records") == [
+        {"model": "m", "input": "8x8", "batch": 1, "threads": 1, "compile s": 120.0,
+         "eager median / min ms": "10.0 / 9.0", "compile median / min ms": "7.0 / 6.5",
+         "compile / eager (median)": 0.7, "ONNX Runtime median ms": 2.0, "load": 1.0},
+        {"model": "m", "input": "8x8", "batch": 8, "threads": 2, "compile s": 120.0,
+         "eager median / min ms": "40.0 / 9.0", "compile median / min ms": "28.0 / 6.5",
+         "compile / eager (median)": 0.7, "ONNX Runtime median ms": 8.0, "load": 1.0}]
     assert study.compile_table(df[df.runtime == "onnxruntime"]) is None
+    # a pair at batch 8 / 2 threads is its own entry: measuring batch 1 does not mark it done
+    assert study._done_compile(rows[:3], retry_failed=False) == {("m", "8x8", 1, 1)}
+    assert study._done_compile(rows, retry_failed=False) == {("m", "8x8", 1, 1), ("m", "8x8", 8, 2)}
