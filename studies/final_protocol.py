@@ -96,6 +96,14 @@ QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("l
          *((m, s) for m in PICKS for s in range(3)), ("hrnet_w16_small", 1)]
 
 
+def model_spec(model: str):
+    """The spec of a study model at the protocol's input size and LSPET's 14 joints."""
+    import archlab
+    src = MODELS[model]
+    return archlab.resolve_spec(str(ROOT / src) if src.endswith(".yaml") else src, num_joints=14,
+                                input_size=tuple(PROTOCOL["input_size"]))
+
+
 def run_dir(model: str, seed: int) -> Path:
     return OUT / "runs" / model / f"seed{seed}"
 

@@ -75,13 +75,6 @@ def training_options(budget: dict, seed: int) -> dict:
     return {**opts, **budget, "seed": seed}
 
 
-def model_spec(model: str):
-    import archlab
-    src = fp.MODELS[model]
-    return archlab.resolve_spec(str(fp.ROOT / src) if src.endswith(".yaml") else src, num_joints=14,
-                                input_size=tuple(fp.PROTOCOL["input_size"]))
-
-
 def read_scores() -> list[dict]:
     """The recorded rows (one reader for the study and its report)."""
     if not csv_path().is_file():
@@ -104,7 +97,7 @@ def score_one(model: str, budget: dict, seed: int = 0, data_root=None) -> dict:
     if data_root:
         opts["data_root"] = data_root
     t0 = time.process_time()
-    score = short_train(model_spec(model), opts, OUT / model / f"{name}_s{seed}")
+    score = short_train(fp.model_spec(model), opts, OUT / model / f"{name}_s{seed}")
     row = {"model": model, "budget": name, "seed": seed, "epochs": budget["epochs"],
            "limit_train": budget.get("limit_train", ""),
            "milestones": ",".join(map(str, budget.get("milestones", []))),

@@ -69,10 +69,7 @@ def cheap_scores(model: str, seed: int = 0) -> dict:
 
 def spec_costs(model: str) -> dict:
     import archlab
-    src = fp.MODELS[model]
-    spec = archlab.resolve_spec(str(fp.ROOT / src) if src.endswith(".yaml") else src, num_joints=14,
-                                input_size=tuple(fp.PROTOCOL["input_size"]))
-    r = archlab.count(spec)
+    r = archlab.count(fp.model_spec(model))
     return {"params_M": r.params / 1e6, "GMACs": r.macs / 1e9}
 
 
@@ -92,23 +89,34 @@ def final_table() -> pd.DataFrame:
     return t.reset_index()
 
 
+def measure_latency(models: list) -> pd.DataFrame:
+    """ONNX Runtime latency of ``models`` at the protocol's input, batch 1, 1 thread: every model
+    in one interleaved timing (21 rounds after 3 warm-ups, the order rotating), so a change of the
+    machine's load hits all alike. Median, IQR and minimum in ms, with the load recorded."""
+    import time as _time
+
+    import torch
+    import archlab
+    from archlab.cost.runtime import measure_many
+    modules = []
+    for m in models:
+        torch.manual_seed(0)
+        modules.append(archlab.create_model(fp.model_spec(m)).eval())
+    res = measure_many(modules, "onnxruntime", batch=1, threads=1, repeats=21, warmup=3, progress=True)
+    stamp = _time.strftime("%Y-%m-%d %H:%M UTC", _time.gmtime())
+    return pd.DataFrame([{"model": m, "latency_ms": r.median_ms, "latency_iqr_ms": r.iqr_ms, "latency_min_ms": r.min_ms,
+                          "runtime": "onnxruntime", "threads": 1, "batch": 1, "repeats": 21,
+                          "load_avg_1m": r.machine.get("load_avg_1m"), "measured": stamp}
+                         for m, r in zip(models, res)])
+
+
 def add_latency(t: pd.DataFrame, measure: bool) -> pd.DataFrame:
-    """ONNX Runtime latency at the protocol's input, batch 1, 1 thread (median / IQR in ms)."""
-    lat = pd.read_csv(fp.OUT / "latency.csv") if (fp.OUT / "latency.csv").is_file() else pd.DataFrame(columns=["model"])
+    """ONNX Runtime latency at the protocol's input, batch 1, 1 thread (median / IQR in ms) from
+    ``latency.csv``; ``measure`` re-times every study model first, all in one interleaved run."""
+    f = fp.OUT / "latency.csv"
     if measure:
-        from archlab.cost.runtime import measure
-        import archlab
-        for m in t["model"]:
-            if m in set(lat["model"]):
-                continue
-            src = fp.MODELS[m]
-            spec = archlab.resolve_spec(str(fp.ROOT / src) if src.endswith(".yaml") else src, num_joints=14,
-                                        input_size=tuple(fp.PROTOCOL["input_size"]))
-            r = measure(spec, "onnxruntime", batch=1, threads=1, repeats=15).as_dict()
-            lat = pd.concat([lat, pd.DataFrame([{"model": m, "latency_ms": r["median_ms"],
-                                                 "latency_iqr_ms": r["iqr_ms"], "latency_min_ms": r["min_ms"],
-                                                 "runtime": "onnxruntime", "threads": 1, "batch": 1}])])
-        lat.to_csv(fp.OUT / "latency.csv", index=False)
+        measure_latency(list(fp.MODELS)).to_csv(f, index=False)
+    lat = pd.read_csv(f) if f.is_file() else pd.DataFrame(columns=["model"])
     return t.merge(lat, on="model", how="left") if len(lat) else t
 
 

@@ -242,3 +242,14 @@ def test_picks_apply_the_search_promotion_rule_within_the_latency_limit(tmp_path
         want = space.suggest(optuna.trial.FixedTrial(t.params))
         assert got.to_dict() == want.replace(name=f"pick_{i}").to_dict()
     assert not (tmp_path / f"pick_{len(expected)}.yaml").exists()
+
+
+def test_measure_latency_times_every_study_model_in_one_interleaved_onnx_runtime_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(fp, "OUT", tmp_path)
+    monkeypatch.setattr(fp, "MODELS", {k: fp.MODELS[k] for k in ("litehrnet_18", "span_3")})
+    t = sl.add_latency(pd.DataFrame({"model": ["litehrnet_18"]}), measure=True)
+    lat = pd.read_csv(tmp_path / "latency.csv")
+    assert list(lat["model"]) == ["litehrnet_18", "span_3"]       # models without runs are timed too
+    assert (lat["latency_min_ms"] > 0).all() and (lat["latency_min_ms"] <= lat["latency_ms"]).all()
+    assert (lat["latency_iqr_ms"] >= 0).all() and set(lat["runtime"]) == {"onnxruntime"} and (lat["repeats"] == 21).all()
+    assert t.loc[0, "latency_ms"] == lat.loc[0, "latency_ms"]
