@@ -253,3 +253,25 @@ def test_measure_latency_times_every_study_model_in_one_interleaved_onnx_runtime
     assert (lat["latency_min_ms"] > 0).all() and (lat["latency_min_ms"] <= lat["latency_ms"]).all()
     assert (lat["latency_iqr_ms"] >= 0).all() and set(lat["runtime"]) == {"onnxruntime"} and (lat["repeats"] == 21).all()
     assert t.loc[0, "latency_ms"] == lat.loc[0, "latency_ms"]
+
+
+@pytest.mark.parametrize("text, want", [
+    ("2:3500:1", {"epochs": 2, "limit_train": 3500, "milestones": [1]}),
+    ("1:1750", {"epochs": 1, "limit_train": 1750}),
+    ("3:all:1,2", {"epochs": 3, "milestones": [1, 2]}),
+])
+def test_rung_budgets_parse_and_name_themselves(text, want):
+    import rung_scores
+    got = rung_scores.parse_budget(text)
+    assert got == want
+    assert fp.budget_name(got) == {"2:3500:1": "rung_2ep_3500_d1", "1:1750": "rung_1ep_1750",
+                                   "3:all:1,2": "rung_3ep_all_d1-2"}[text]
+
+
+@pytest.mark.parametrize("text, match", [("2", "EPOCHS:IMAGES"), ("two:3500", "EPOCHS:IMAGES"),
+                                         ("2:3500:2", r"milestones: expected increasing epochs in 1\.\.1"),
+                                         ("0:3500", "epochs: expected a positive integer")])
+def test_bad_rung_budgets_are_refused_with_the_reason(text, match):
+    import rung_scores
+    with pytest.raises(SystemExit, match=match):
+        rung_scores.parse_budget(text)
