@@ -115,9 +115,10 @@ def rung_scores(path: Path) -> tuple[list[str], float]:
     lines, cpu_h = [f"rung-budget scores ({path}):"], 0.0
     for budget, g in z.groupby("budget", sort=False):
         xs = list(g["cpu_s"].astype(float))
-        cpu_h += sum(xs) / 3600
+        h = statistics.median(xs) * len(xs) / 3600     # a resumed training records its last part only
+        cpu_h += h
         lines.append(f"  {budget}: {len(xs)} trainings, {3600 / statistics.median(xs):.1f} trials per CPU-hour; "
-                     f"CPU time {_spread(xs)}; {sum(xs) / 3600:.2f} CPU-hours")
+                     f"CPU time {_spread(xs)}; {h:.2f} CPU-hours (median x trainings)")
     return lines, cpu_h
 
 

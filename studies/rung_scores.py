@@ -18,7 +18,8 @@ of the rank-fidelity table, so a changed halving plan reuses every score already
 
 Resumable: a finished (model, budget, seed) is skipped, an interrupted one resumes its checkpoint.
 Writes ``reports/search_lspet/rung_scores.csv`` (model, budget, seed, epochs, limit_train,
-milestones, score, cpu_s).
+milestones, score, cpu_s, resumed). A resumed training's ``cpu_s`` covers only its last part, so a
+budget's cost is taken as its median ``cpu_s`` times its trainings, never their sum.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import final_protocol as fp  # noqa: E402
 
 OUT = fp.OUT / "rung_scores"
-FIELDS = ["model", "budget", "seed", "epochs", "limit_train", "milestones", "score", "cpu_s"]
+FIELDS = ["model", "budget", "seed", "epochs", "limit_train", "milestones", "score", "cpu_s", "resumed"]
 
 
 def csv_path() -> Path:
@@ -83,6 +84,16 @@ def read_scores() -> list[dict]:
         return list(csv.DictReader(f))
 
 
+def _upgrade_header() -> None:
+    """Give a CSV written before a column was added that column (empty in its old rows)."""
+    rows = read_scores()
+    if rows and list(rows[0]) != FIELDS:
+        with csv_path().open("w", newline="") as f:
+            w = csv.DictWriter(f, FIELDS)
+            w.writeheader()
+            w.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
+
+
 def done() -> set:
     return {(r["model"], r["budget"], int(r["seed"])) for r in read_scores()}
 
@@ -96,12 +107,15 @@ def score_one(model: str, budget: dict, seed: int = 0, data_root=None) -> dict:
     opts = training_options(budget, seed)
     if data_root:
         opts["data_root"] = data_root
+    folder = OUT / model / f"{name}_s{seed}"
+    resumed = (folder / "run" / "last.pt").is_file()      # cpu_s then covers the rest of the run only
     t0 = time.process_time()
-    score = short_train(fp.model_spec(model), opts, OUT / model / f"{name}_s{seed}")
+    score = short_train(fp.model_spec(model), opts, folder)
     row = {"model": model, "budget": name, "seed": seed, "epochs": budget["epochs"],
            "limit_train": budget.get("limit_train", ""),
            "milestones": ",".join(map(str, budget.get("milestones", []))),
-           "score": round(score, 4), "cpu_s": round(time.process_time() - t0, 1)}
+           "score": round(score, 4), "cpu_s": round(time.process_time() - t0, 1), "resumed": int(resumed)}
+    _upgrade_header()
     new = not csv_path().is_file()
     with csv_path().open("a", newline="") as f:
         w = csv.DictWriter(f, FIELDS)

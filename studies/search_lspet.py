@@ -281,7 +281,9 @@ def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
         return t
     z = pd.DataFrame(rows).astype({"score": float, "cpu_s": float})
     wide = z.pivot_table(index="model", columns="budget", values="score")
-    attrs = {**t.attrs, "rung_cpu_h": {c: float(v) for c, v in (z.groupby("budget")["cpu_s"].sum() / 3600).items()}}
+    # a resumed training's cpu_s covers its last part only: a budget costs its median times its count
+    cost = z.groupby("budget")["cpu_s"].agg(lambda x: x.median() * len(x)) / 3600
+    attrs = {**t.attrs, "rung_cpu_h": {c: float(v) for c, v in cost.items()}}
     t = t.merge(wide.reset_index(), on="model", how="left")
     t.attrs = attrs
     return t

@@ -220,4 +220,4 @@ def test_bench_search_reports_trials_per_cpu_hour_of_every_rung_budget(tmp_path)
     lines, cpu_h = bench.rung_scores(tmp_path / "r.csv")
     assert "rung_1ep_1750: 3 trainings, 40.0 trials per CPU-hour" in lines[1]      # median 90 s
     assert "rung_2ep_3500_d1: 2 trainings, 10.0 trials per CPU-hour" in lines[2]
-    assert cpu_h == pytest.approx(990 / 3600)
+    assert cpu_h == pytest.approx((3 * 90 + 2 * 360) / 3600)          # median x trainings per budget

@@ -275,3 +275,15 @@ def test_bad_rung_budgets_are_refused_with_the_reason(text, match):
     import rung_scores
     with pytest.raises(SystemExit, match=match):
         rung_scores.parse_budget(text)
+
+
+def test_rung_scores_csv_gains_a_new_column_without_losing_rows(tmp_path, monkeypatch):
+    import rung_scores
+    monkeypatch.setattr(fp, "OUT", tmp_path)
+    old = ["model", "budget", "seed", "epochs", "limit_train", "milestones", "score", "cpu_s"]
+    pd.DataFrame([["litehrnet_18", "rung_1ep_1750", 0, 1, 1750, "", 5.6, 63.8]], columns=old) \
+        .to_csv(tmp_path / "rung_scores.csv", index=False)
+    rung_scores._upgrade_header()
+    rows = rung_scores.read_scores()
+    assert list(rows[0]) == rung_scores.FIELDS and rows[0]["resumed"] == "" and rows[0]["score"] == "5.6"
+    assert rung_scores.done() == {("litehrnet_18", "rung_1ep_1750", 0)}
