@@ -96,12 +96,18 @@ QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("l
          *((m, s) for m in PICKS for s in range(3)), ("hrnet_w16_small", 1)]
 
 
+def model_source(model: str) -> str:
+    """A study model's zoo name, or its spec YAML as an absolute path."""
+    if model not in MODELS:
+        raise SystemExit(f"unknown model {model!r}; the study's models: {', '.join(MODELS)}")
+    src = MODELS[model]
+    return str(ROOT / src) if src.endswith(".yaml") else src
+
+
 def model_spec(model: str):
     """The spec of a study model at the protocol's input size and LSPET's 14 joints."""
     import archlab
-    src = MODELS[model]
-    return archlab.resolve_spec(str(ROOT / src) if src.endswith(".yaml") else src, num_joints=14,
-                                input_size=tuple(PROTOCOL["input_size"]))
+    return archlab.resolve_spec(model_source(model), num_joints=14, input_size=tuple(PROTOCOL["input_size"]))
 
 
 def run_dir(model: str, seed: int) -> Path:
@@ -110,10 +116,7 @@ def run_dir(model: str, seed: int) -> Path:
 
 def make_config(model: str, seed: int, stop_epoch=None, data_root=None):
     from archlab.train import TrainConfig
-    if model not in MODELS:
-        raise SystemExit(f"unknown model {model!r}; the study's models: {', '.join(MODELS)}")
-    src = MODELS[model]
-    src = str(ROOT / src) if src.endswith(".yaml") else src
+    src = model_source(model)
     d = run_dir(model, seed)
     p = PROTOCOL
     return TrainConfig(model=src, data=p["data"], data_root=data_root, input_size=tuple(p["input_size"]),
@@ -285,7 +288,7 @@ def cmd_summary(a) -> int:
 def cmd_picks(a) -> int:
     """The search's picks: its own promotion rule (Pareto layers, cut by search-val accuracy) on the
     finished trials of halving rung ``--rung``, among configurations predicted no slower than the
-    Lite-HRNet-18 baseline trial of that rung times ``1 + --latency-slack``. Writes
+    Lite-HRNet-18 baseline trial of rung 0 (where every baseline is) times ``1 + --latency-slack``. Writes
     ``studies/specs/pick_<i>.yaml``; the queue then trains each with 3 seeds."""
     import optuna
     from archlab.search import SearchSpace

@@ -40,12 +40,9 @@ def score(model: str, data_root=None) -> dict:
     """Train ``model`` under the legacy proxy budget (resuming) and return its table row."""
     import torch
 
-    import archlab
     from archlab.search.objective import short_train
     torch.set_num_threads(fp.THREADS)
-    src = fp.MODELS[model]
-    spec = archlab.resolve_spec(str(fp.ROOT / src) if src.endswith(".yaml") else src, num_joints=14,
-                                input_size=tuple(fp.PROTOCOL["input_size"]))
+    spec = fp.model_spec(model)
     opts = {**OPTIONS, **({"data_root": str(data_root)} if data_root else {})}
     t0 = time.time()
     value = short_train(spec, opts, WORK / model)

@@ -71,9 +71,8 @@ def space_budget(r: int) -> dict:
 def training_options(budget: dict, seed: int) -> dict:
     """The options the search trains a configuration with, on ``budget`` and ``seed``."""
     from archlab.search import SearchSpace
-    space = SearchSpace.from_yaml(fp.SPACE)
-    opts = {k: v for k, v in space.training.items() if k not in ("limit_train", "milestones")}
-    return {**opts, **budget, "seed": seed}
+    from archlab.search.halving import with_budget
+    return {**with_budget(SearchSpace.from_yaml(fp.SPACE).training, budget), "seed": seed}
 
 
 def read_scores() -> list[dict]:

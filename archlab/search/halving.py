@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .space import SearchSpace
 
 __all__ = ["Rung", "HalvingPlan", "HalvingError", "promote", "nondominated_layers", "run_halving",
-           "rung_study_name"]
+           "rung_study_name", "with_budget"]
 
 
 def rung_study_name(space: SearchSpace, r: int) -> str:
@@ -89,10 +89,14 @@ def promote(trials: list, k: int, directions: list) -> list:
 # the rung loop
 def rung_space(space: SearchSpace, plan: HalvingPlan, r: int) -> SearchSpace:
     """``space`` with rung ``r``'s training budget and study name."""
-    rung = plan.rungs[r]
-    training = {k: v for k, v in space.training.items() if k not in ("limit_train", "milestones")}
-    training.update(rung.budget())
+    training = with_budget(space.training, plan.rungs[r].budget())
     return dataclasses.replace(space, training=training, study=rung_study_name(space, r))
+
+
+def with_budget(training: dict, budget: dict) -> dict:
+    """Training options ``training`` on a rung's ``budget`` (:meth:`Rung.budget`): the budget's
+    epochs, images and LR decay replace the space's own."""
+    return {**{k: v for k, v in training.items() if k not in ("limit_train", "milestones")}, **budget}
 
 
 def _rung_study(space_r: SearchSpace, storage, r: int) -> optuna.Study:
