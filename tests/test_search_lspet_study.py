@@ -138,6 +138,13 @@ def test_legacy_proxy_is_a_row_of_the_fidelity_table(recorded):
     assert fid.loc["legacy_2ep_1600", "cpu_hours"] == pytest.approx(6 * 360 / 3600)
 
 
+def _have_lspet() -> bool:
+    from archlab.data.datasets import default_data_root
+    root = default_data_root()
+    return root is not None and (Path(root) / "lspet" / "joints.mat").is_file()
+
+
+@pytest.mark.skipif(not _have_lspet(), reason="LSPET data not found (set ARCHLAB_DATA to the shared data folder)")
 def test_legacy_proxy_trains_real_images_once(tmp_path, monkeypatch):
     import legacy_proxy as lp
     monkeypatch.setattr(lp, "OUT", tmp_path / "legacy_proxy.csv")
