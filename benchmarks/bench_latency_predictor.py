@@ -13,7 +13,8 @@ minimum per-run *thread CPU time* is the reference on a shared machine (time spe
 does not count; minimum wall time is reported beside it). Prints the fraction of specs predicted
 within +-10% (and +-20%), the median absolute error, and the prediction speed in specs/s
 (min / median over ``--speed-repeats`` passes over the specs, memoised kernels: what a search
-sees) plus one cold pass (memos cleared). Writes the report and a per-spec CSV beside it.
+sees), one cold pass (memos cleared) and one stream of ``--stream`` never-seen specs from cold
+memos. Writes the report and a per-spec CSV beside it.
 """
 from __future__ import annotations
 
@@ -48,27 +49,37 @@ def _runtime_measure(specs, repeats):
     return [r.as_dict() for r in res]
 
 
-def _speed(specs, table, repeats, seed):
+def _speed(specs, table, repeats, seed, stream_n):
     """specs/s: a cold pass (every memo cleared), ``repeats`` passes over the same specs (memoised
-    kernels and blocks: a search re-evaluating its population), and ``repeats`` passes over
-    fresh random specs each (never seen before; kernel memo kept from the earlier passes)."""
+    kernels and blocks: a search re-evaluating its population), ``repeats`` passes over fresh
+    random specs each (never seen before; kernel memo kept from the earlier passes), and one stream
+    of ``stream_n`` never-seen specs from cold memos (what a search sees from its start). The
+    garbage collector is run once before each timing (the state once the table exists), and left
+    on while timing."""
+    import gc
     from archlab.cost.analytic import clear_caches
     from archlab.cost.predictor import predict_latency, random_specs
 
     def rate(batch):
+        gc.collect()
         t0 = time.perf_counter()
         for s in batch:
             predict_latency(s, table=table)
         return len(batch) / (time.perf_counter() - t0)
 
-    table._memo.clear()
-    table.__dict__.pop("_bodies", None)
-    clear_caches()
+    def cold_memos():
+        table._memo.clear()
+        table.__dict__.pop("_bodies", None)
+        clear_caches()
+
+    cold_memos()
     cold = rate(specs)
     same = [rate(specs) for _ in range(repeats)]
     fresh_sets = [random_specs(len(specs), seed + 1000 + i) for i in range(repeats)]
     fresh = [rate(batch) for batch in fresh_sets]
-    return cold, same, fresh
+    stream = random_specs(stream_n, seed + 5000) if stream_n else []
+    cold_memos()
+    return cold, same, fresh, (rate(stream) if stream else None)
 
 
 def _errors(pred, meas):
@@ -118,6 +129,8 @@ def main(argv=None) -> int:
     ap.add_argument("--burst", type=int, default=3, help="runs of a spec back to back per round; the last is "
                     "timed (steady state; 1 = every timed run follows the other specs' runs, caches cold)")
     ap.add_argument("--speed-repeats", type=int, default=7, help="timed prediction passes")
+    ap.add_argument("--stream", type=int, default=1000, help="never-seen specs predicted in one stream from cold "
+                    "memos (a search's first thousand; 0: skip)")
     ap.add_argument("--helper-n", type=int, default=0, help="also time the first N specs with "
                     "archlab.cost.runtime.measure_many (wall clock; every export costs ~10-40 s on a busy 2-core "
                     "machine, so not all of them by default)")
@@ -182,12 +195,14 @@ def main(argv=None) -> int:
             say(f"{name:36s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} {e['mean']:>+9.1%}")
         say(f"# scale: {network_scale(table):.3f} fitted at the build, "
             f"{statistics.median(m['cpu_median_ms'] / r for m, r in zip(own_calib, raw)):.3f} refit here (median)")
-    cold, same, fresh = _speed(specs, table, args.speed_repeats, args.seed)
+    cold, same, fresh, stream = _speed(specs, table, args.speed_repeats, args.seed, args.stream)
     say("")
     say(f"prediction speed, specs/s (min / median of {args.speed_repeats} passes of {len(specs)} specs each):")
     say(f"  same specs again (memoised kernels and blocks)  {min(same):>8,.0f} / {statistics.median(same):,.0f}")
     say(f"  fresh random specs each pass (never seen)       {min(fresh):>8,.0f} / {statistics.median(fresh):,.0f}")
     say(f"  first pass, every memo cleared                  {cold:>8,.0f}")
+    if stream is not None:
+        say(f"  {args.stream:,} never-seen specs in one stream, memos cleared first {stream:>8,.0f}")
     say(f"# end: {_load()}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ kernel, as ORT fuses them.
 """
 from __future__ import annotations
 
+import gc
 import statistics
 
 from pathlib import Path
@@ -41,15 +42,6 @@ def get_table(runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, ta
             raise LatencyTableError(f"the latency table {table.path or ''} was profiled for {name}="
                                     f"{table.key.get(name)!r}, not {want!r}")
     return table
-
-
-def _walk(segments, out: list) -> list:
-    for _prefix, body, _summary, is_node in segments:
-        if is_node:
-            _walk(body, out)
-        else:
-            out.append(body)
-    return out
 
 
 _LAYOUT_FREE = frozenset(("add", "act", "mul_scalar", "pool", "cat"))
@@ -94,37 +86,82 @@ def _reorders(table: LatencyTable, ks: list) -> float:
 REORDERS = False
 
 
-def _body_entry(table: LatencyTable, body, ks=None) -> tuple:
-    memo = table.__dict__.setdefault("_bodies", {})
-    e = memo.get(id(body))
-    if e is not None and e[0] is body:
-        return e
-    if ks is None:
-        ks = kernels_of(body)
+def _memo_of(table: LatencyTable) -> dict:
+    memo = table.__dict__.get("_bodies")
+    if memo is None or len(memo) >= _MEMO_MAX:
+        memo = table.__dict__["_bodies"] = {}
+    return memo
+
+
+def _body_entry(table: LatencyTable, body, ks) -> tuple:
+    """``(body, kernels, ms, first add, last conv, its output numel)`` of one run of ops."""
     total = sum(table.kernel_ms(k) for k in ks) + _reorders(table, ks)
     first = ks[0] if ks and ks[0][0] == "add" else None
     last = ks[-1] if ks and ks[-1][0] == "conv" and ks[-1][8] == "" and not ks[-1][11] else None
     out = None
     if last is not None:
         out = next(o.get("out_numel") for o in reversed(body) if o.op == "conv")
-    e = (body, len(ks), total, first, last, out)
-    if len(memo) >= _MEMO_MAX:
-        memo.clear()
-    memo[id(body)] = e
+    return (body, len(ks), total, first, last, out)
+
+
+def _fold(table: LatencyTable, body, parts) -> tuple:
+    """The entries ``parts`` of consecutive segments folded into one entry: a convolution that
+    ends one part and the residual ``add`` that starts the next are one fused kernel in ORT."""
+    total, n = 0.0, 0
+    first = open_conv = None
+    for i, (_, count, ms, f, last, out) in enumerate(parts):
+        if i == 0:
+            first = f
+        elif open_conv is not None and f is not None and f[1] == open_conv[1]:
+            conv = open_conv[0]
+            merged = conv[:8] + ("relu" if f[2] else "",) + conv[9:11] + (1,)
+            total += table.kernel_ms(merged) - table.kernel_ms(conv) - table.kernel_ms(f)
+            count -= 1
+        total += ms
+        n += count
+        open_conv = (last, out) if last is not None else None
+    last, out = open_conv if open_conv is not None else (None, None)
+    return (body, n, total, first, last, out)
+
+
+def _new_bodies(memo: dict, segments, out: dict) -> dict:
+    """The op runs under ``segments`` whose entries are not memoised yet (memoised module
+    segments are not entered)."""
+    for _prefix, body, _summary, is_node in segments:
+        e = memo.get(id(body))
+        if e is not None and e[0] is body:
+            continue
+        if is_node:
+            _new_bodies(memo, body, out)
+        elif id(body) not in out:
+            out[id(body)] = (body, kernels_of(body))
+    return out
+
+
+def _entry(table: LatencyTable, memo: dict, body, is_node: bool, new: dict, keep: bool = True) -> tuple:
+    e = memo.get(id(body))
+    if e is not None and e[0] is body:
+        return e
+    if is_node:
+        e = _fold(table, body, [_entry(table, memo, b, nd, new) for _p, b, _s, nd in body])
+    else:
+        e = _body_entry(table, body, new[id(body)][1])
+    if keep:
+        memo[id(body)] = e
     return e
 
 
-def _entries(table: LatencyTable, bodies: list) -> list:
-    """Memoised body entries; the kernels of new bodies are predicted in one batch first."""
-    memo = table.__dict__.setdefault("_bodies", {})
-    new = {}
-    for b in bodies:
-        e = memo.get(id(b))
-        if (e is None or e[0] is not b) and id(b) not in new:
-            new[id(b)] = kernels_of(b)
+def _network_entry(table: LatencyTable, segments) -> tuple:
+    """The folded entry of a network's segments. Module segments are memoised by the analytic
+    walk (the same tuple for the same module), so their entries are memoised here: a search that
+    revisits modules pays one dictionary look-up per module; the kernels of new op runs are
+    predicted in one batch first."""
+    memo = _memo_of(table)
+    new = _new_bodies(memo, segments, {})
     if new:
-        table.prefetch(k for ks in new.values() for k in ks)
-    return [_body_entry(table, b, new.get(id(b))) for b in bodies]
+        table.prefetch(k for _b, ks in new.values() for k in ks)
+    # the network's own op runs (stem, transitions, head) are new tuples every call: not kept
+    return _fold(table, None, [_entry(table, memo, b, nd, new, keep=nd) for _p, b, _s, nd in segments])
 
 
 def network_scale(table: LatencyTable) -> float:
@@ -152,19 +189,14 @@ def network_scale(table: LatencyTable) -> float:
 def predict_ms(spec, input_size, table: LatencyTable) -> tuple[float, int]:
     """``(predicted ms, kernel count)`` of a :class:`NetworkSpec` at ``input_size``."""
     size = _check_input_size(spec, input_size)
-    total = table.overhead["run_ms"]
-    n = 0
-    open_conv = None
-    for _, count, ms, first, last, out in _entries(table, _walk(_segments(spec, size), [])):
-        if open_conv is not None and first is not None and first[1] == open_conv[1]:
-            conv = open_conv[0]
-            merged = conv[:8] + ("relu" if first[2] else "",) + conv[9:11] + (1,)
-            total += table.kernel_ms(merged) - table.kernel_ms(conv) - table.kernel_ms(first)
-            count -= 1
-        total += ms
-        n += count
-        open_conv = (last, out) if last is not None else None
-    return total * network_scale(table), n
+    gc_on = gc.isenabled()
+    gc.disable()        # no reference cycles are made here; collections over the memos cost half the time
+    try:
+        _, n, total, _f, _l, _o = _network_entry(table, _segments(spec, size))
+    finally:
+        if gc_on:
+            gc.enable()
+    return (table.overhead["run_ms"] + total) * network_scale(table), n
 
 
 def _resolve(spec):
