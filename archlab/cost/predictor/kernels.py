@@ -19,7 +19,7 @@ weighting), ``pa`` (SEM's position attention), ``add``, ``mul``, ``mul_scalar``,
 """
 from __future__ import annotations
 
-__all__ = ["VOCAB_VERSION", "KINDS", "kernels_of", "kernels_of_spec", "subkind", "KernelError"]
+__all__ = ["VOCAB_VERSION", "KINDS", "kernels_of", "kernel_spans", "kernels_of_spec", "subkind", "KernelError"]
 
 #: Version of the kernel vocabulary and grouping rules (part of the table's cache key).
 VOCAB_VERSION = 6  # 4: SE/ECA export formulation; 5: dilated convs own entry; 6: network scale
@@ -137,29 +137,42 @@ def _simple(ops, i):
                       f"(version {VOCAB_VERSION})")
 
 
+def _next_kernel(ops, i: int) -> tuple[tuple, int]:
+    """The kernel that starts at ``ops[i]`` and the index of the op after it."""
+    o = ops[i]
+    op = o[1]
+    if op == "conv":
+        hit = _attention(ops, i) if o[0].endswith(".query") else None
+        if hit is None:
+            if len(o.get("kernel")) != 2:
+                raise KernelError(f"{o.module}: a 1-D convolution outside ECA has no kernel in the latency "
+                                  "vocabulary")
+            hit = _conv(ops, i)
+        return hit
+    if op in _ATTENTION_STARTS:
+        return _attention(ops, i) or _simple(ops, i)
+    return _simple(ops, i)
+
+
 def kernels_of(ops) -> list[tuple]:
     """The kernels of an op list (:func:`archlab.cost.analytic.network_ops`) in forward order."""
     out = []
     append = out.append
     i, n = 0, len(ops)
     while i < n:
-        o = ops[i]
-        op = o[1]
-        hit = None
-        if op == "conv":
-            if o[0].endswith(".query"):
-                hit = _attention(ops, i)
-            if hit is None:
-                if len(o.get("kernel")) != 2:
-                    raise KernelError(f"{o.module}: a 1-D convolution outside ECA has no kernel in the latency "
-                                      "vocabulary")
-                hit = _conv(ops, i)
-        elif op in _ATTENTION_STARTS:
-            hit = _attention(ops, i) or _simple(ops, i)
-        else:
-            hit = _simple(ops, i)
-        append(hit[0])
-        i = hit[1]
+        key, i = _next_kernel(ops, i)
+        append(key)
+    return out
+
+
+def kernel_spans(ops) -> list[tuple[tuple, int, int]]:
+    """``(kernel, first op index, end op index)`` of each kernel of an op list, in forward order."""
+    out = []
+    i, n = 0, len(ops)
+    while i < n:
+        key, j = _next_kernel(ops, i)
+        out.append((key, i, j))
+        i = j
     return out
 
 

@@ -16,21 +16,27 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from .fit import KindModel, StackedModels
 from .kernels import VOCAB_VERSION, KernelError, kernels_of_spec, subkind
 
 __all__ = ["LatencyTable", "LatencyTableError", "cache_key", "cache_dir", "cpu_model", "build_table",
-           "load_or_build", "RUNTIMES", "GRIDS"]
+           "load_or_build", "merge_samples", "RUNTIMES", "GRIDS", "IN_NETWORK_MIN_KEYS"]
 
 #: runtimes the predictor can profile
 RUNTIMES = ("onnxruntime",)
 #: profiling grids: random specs whose kernels are sampled, how many, and per-entry caps
 GRIDS = {
     "default": {"specs": 80, "seed": 20261202, "sizes": ((256, 192), (128, 96)), "max_kernels": 700, "min_per": 6,
-                "scale_specs": 16, "scale_seed": 7},
+                "scale_specs": 16, "scale_seed": 7, "network_specs": 40, "network_seed": 20261206,
+                "network_size": None},
     "tiny": {"specs": 0, "seed": 0, "sizes": ((64, 64),), "max_kernels": 40, "min_per": 2, "scale_specs": 0,
-             "scale_seed": 0},
+             "scale_seed": 0, "network_specs": 0, "network_seed": 0, "network_size": (64, 64)},
 }
+#: an entry's isolated samples give way to in-network ones when these many distinct kernels of it
+#: were timed inside the grid's networks
+IN_NETWORK_MIN_KEYS = 3
 
 
 class LatencyTableError(KernelError):
@@ -223,15 +229,52 @@ def build_table(runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, 
         recs, info = profile_kernels(part, threads=threads, batch=batch)
         runs.append(info)
         samples += [{"key": list(k), **r} for k, r in zip(part, recs)]
+    in_net, net_info = _in_network(GRIDS[grid], threads, batch, progress)
+    samples = merge_samples(samples, in_net)
     overhead = _overhead(threads, batch) if calibrate else {
         "per_node_ms": sum(r["run_ms"] - r["node_ms"] for r in runs) / sum(r["nodes"] for r in runs), "run_ms": 0.0}
     table = LatencyTable(key, samples, overhead, info={"profile_s": time.perf_counter() - t0,
-                                                        "kernels": len(samples), "models": len(runs)})
+                                                        "kernels": len(samples), "models": len(runs),
+                                                        "networks": net_info})
     if calibrate and GRIDS[grid]["scale_specs"]:
         overhead.update(_network_scale(GRIDS[grid], threads, batch))
         table = LatencyTable(key, samples, overhead, info={**table.info, "profile_s": time.perf_counter() - t0})
     table.save(path or cache_dir() / f"table_{key_digest(key)}.json")
     return table
+
+
+def _in_network(grid: dict, threads: int, batch: int, progress: bool) -> tuple[list, list]:
+    """Kernel samples timed inside ``grid['network_specs']`` random networks of their own seed
+    (:mod:`.insitu`), one record per distinct kernel (median time and node count over its
+    occurrences), and each network's profile summary."""
+    from tqdm import tqdm
+    from .insitu import profile_in_network
+    from .sample import random_specs
+    n = grid.get("network_specs", 0)
+    by, info = defaultdict(list), []
+    for spec in tqdm(random_specs(n, grid["network_seed"]) if n else [], desc="profiling networks in situ",
+                     disable=not progress, unit="net"):
+        recs, summary = profile_in_network(spec, grid.get("network_size"), threads=threads, batch=batch)
+        info.append(summary)
+        for r in recs:
+            by[tuple(r["key"])].append(r)
+    out = []
+    for key, rs in by.items():
+        out.append({"key": list(key), "compute_ms": float(np.median([r["compute_ms"] for r in rs])),
+                    "nodes": float(np.median([r["nodes"] for r in rs])), "nchwc": max(r["nchwc"] for r in rs),
+                    "reorder_in_ms": 0.0, "reorder_out_ms": 0.0, "source": "network", "count": len(rs)})
+    return out, info
+
+
+def merge_samples(isolated: list, in_network: list, min_keys: int = IN_NETWORK_MIN_KEYS) -> list:
+    """The table's samples: for every entry with at least ``min_keys`` distinct kernels timed in
+    networks, those (reorders included, as the network ran them); the isolated ones elsewhere."""
+    per = defaultdict(list)
+    for r in in_network:
+        per[subkind(tuple(r["key"]))].append(r)
+    covered = {e for e, rs in per.items() if len(rs) >= min_keys}
+    return ([r for r in isolated if subkind(tuple(r["key"])) not in covered]
+            + [r for e in sorted(covered) for r in per[e]])
 
 
 def _calibration_specs():
