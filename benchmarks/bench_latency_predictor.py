@@ -88,6 +88,22 @@ def _errors(pred, meas):
             "median_abs": float(np.median(np.abs(e))), "mean": float(e.mean())}
 
 
+def _refit_lines(table, specs, calib, own, own_calib, say, prefix=""):
+    """Accuracy with the table's scale refitted on its own calibration specs measured in this
+    session, interleaved with the test specs (the machine's state of the moment, not the
+    build's): what a user gets who re-measures the calibration networks before predicting."""
+    from archlab.cost.predictor import network_scale, predict_latency
+    pms = [predict_latency(s, table=table)["predicted_ms"] for s in specs]
+    raw = [predict_latency(c, table=table)["predicted_ms"] / network_scale(table) for c in calib]
+    for stat in ("cpu_median_ms", "cpu_min_ms"):
+        f = statistics.median(m[stat] / r for m, r in zip(own_calib, raw))
+        e = _errors([p / network_scale(table) * f for p in pms], [m[stat] for m in own])
+        name = f"{prefix}{stat.split('_')[1]}, scale refit here ({len(calib)} specs)"
+        say(f"{name:36s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} {e['mean']:>+9.1%}")
+    say(f"# {prefix}scale: {network_scale(table):.3f} fitted at the build, "
+        f"{statistics.median(m['cpu_median_ms'] / r for m, r in zip(own_calib, raw)):.3f} refit here (median)")
+
+
 def _measure_key(args) -> dict:
     import onnxruntime
     from archlab.cost.predictor import cpu_model
@@ -131,6 +147,8 @@ def main(argv=None) -> int:
     ap.add_argument("--speed-repeats", type=int, default=7, help="timed prediction passes")
     ap.add_argument("--stream", type=int, default=1000, help="never-seen specs predicted in one stream from cold "
                     "memos (a search's first thousand; 0: skip)")
+    ap.add_argument("--compare-grid", default="", help="also score the table of this profiling grid on the same "
+                    "references (e.g. 'isolated': kernels profiled alone only; built first if missing)")
     ap.add_argument("--helper-n", type=int, default=0, help="also time the first N specs with "
                     "archlab.cost.runtime.measure_many (wall clock; every export costs ~10-40 s on a busy 2-core "
                     "machine, so not all of them by default)")
@@ -184,17 +202,13 @@ def main(argv=None) -> int:
         e = _errors(pms[:len(ref)], ref)
         say(f"{name:36s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} {e['mean']:>+9.1%}")
     if own_calib:
-        # the table's scale refitted on its own calibration specs measured in this session, interleaved
-        # with the test specs (the machine's state of the moment, not the build's): what a user gets
-        # who re-measures the calibration networks before predicting
-        raw = [predict_latency(c, table=table)["predicted_ms"] / network_scale(table) for c in calib]
-        for stat in ("cpu_median_ms", "cpu_min_ms"):
-            f = statistics.median(m[stat] / r for m, r in zip(own_calib, raw))
-            e = _errors([p / network_scale(table) * f for p in pms], [m[stat] for m in own])
-            name = f"{stat.split('_')[1]}, scale refit here ({len(calib)} specs)"
-            say(f"{name:36s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} {e['mean']:>+9.1%}")
-        say(f"# scale: {network_scale(table):.3f} fitted at the build, "
-            f"{statistics.median(m['cpu_median_ms'] / r for m, r in zip(own_calib, raw)):.3f} refit here (median)")
+        _refit_lines(table, specs, calib, own, own_calib, say)
+    if args.compare_grid:
+        from archlab.cost.predictor import load_or_build
+        other = load_or_build(grid=args.compare_grid)
+        say(f"# the same references, table of grid {args.compare_grid!r} ({len(other.samples)} kernels, "
+            f"{sum(1 for r in other.samples if r.get('source') == 'network')} timed in networks)")
+        _refit_lines(other, specs, calib, own, own_calib, say, f"{args.compare_grid}: ")
     cold, same, fresh, stream = _speed(specs, table, args.speed_repeats, args.seed, args.stream)
     say("")
     say(f"prediction speed, specs/s (min / median of {args.speed_repeats} passes of {len(specs)} specs each):")

@@ -23,9 +23,9 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from .kernels import kernel_spans
-from .profile import PROFILE_COUNTER, export_spec, session_options, time_session
+from .profile import PROFILE_COUNTER, export_spec, session_options
 
-__all__ = ["module_path", "attribute", "profile_in_network"]
+__all__ = ["module_path", "attribute", "profile_in_network", "profile_networks"]
 
 #: ORT operator -> the archlab op types it can stand for
 _ORT_OPS = {"Split": ("split",), "Concat": ("cat",), "Reshape": ("channel_shuffle",),
@@ -158,30 +158,55 @@ def _profiled_nodes(prof_file: str, domains: dict) -> list[dict]:
             for n, v in times.items()]
 
 
+def _open(spec, size, batch: int, threads: int, tmp: str, i: int):
+    """Export ``spec`` and open a profiling ORT session on it: ``(session, feed, node domains)``."""
+    import onnx
+    import onnxruntime as ort
+    src, opt = os.path.join(tmp, f"net{i}.onnx"), os.path.join(tmp, f"net{i}.opt.onnx")
+    export_spec(spec, size, src, batch)
+    so = session_options(threads, os.path.join(tmp, f"prof{i}"), opt)
+    so.add_session_config_entry("session.set_denormal_as_zero", "1")
+    sess = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+    feed = {"x": np.random.default_rng(i).standard_normal((batch, spec.in_channels, *size), dtype=np.float32)}
+    domains = {n.name: n.domain for n in onnx.load(opt, load_external_data=False).graph.node}
+    return sess, feed, domains
+
+
+def profile_networks(specs, sizes=None, *, threads: int = 1, batch: int = 1, rounds: int = 6, per_round: int = 2,
+                     progress: bool = False) -> list[tuple[list[dict], dict]]:
+    """:func:`profile_in_network` of several networks, their runs interleaved: ``rounds`` rounds
+    run every network ``per_round`` times in turn, and each node keeps its fastest run. The speed
+    of a shared machine drifts by tens of percent over minutes; interleaved, every network sees
+    the same drift, so their kernels stay comparable."""
+    import torch
+    from tqdm import tqdm
+    from ..analytic import network_ops
+    specs = list(specs)
+    sizes = [tuple(z or s.input_size) for s, z in zip(specs, sizes or [None] * len(specs))]
+    torch.set_flush_denormal(True)      # random weights drive deep activations denormal
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        opened = [_open(s, z, batch, threads, tmp, i)
+                  for i, (s, z) in enumerate(tqdm(list(zip(specs, sizes)), desc="export", disable=not progress))]
+        for sess, feed, _ in opened:                 # warm-up (not profiled apart: the minimum discards it)
+            sess.run(None, feed)
+        for _ in tqdm(range(rounds), desc="profiling networks (interleaved)", disable=not progress):
+            for sess, feed, _ in opened:
+                for _ in range(per_round):
+                    sess.run(None, feed)
+        for spec, size, (sess, _, domains) in zip(specs, sizes, opened):
+            nodes = _profiled_nodes(sess.end_profiling(), domains)
+            recs, lost = attribute(network_ops(spec, size), nodes)
+            out.append(([r for r in recs if r["nodes"]],
+                        {"name": spec.name, "node_ms": float(sum(n["ms"] for n in nodes)), "lost_ms": float(lost),
+                         "nodes": len(nodes)}))
+            PROFILE_COUNTER["models"] += 1
+        del opened
+    return out
+
+
 def profile_in_network(spec, input_size=None, *, threads: int = 1, batch: int = 1,
                        repeats: int = 12) -> tuple[list[dict], dict]:
     """Build, export and profile ``spec`` in ONNX Runtime; returns the kernel records of
     :func:`attribute` (kernels with a node only) and ``{"name", "node_ms", "lost_ms", "nodes"}``."""
-    import onnx
-    import onnxruntime as ort
-    import torch
-    from ..analytic import network_ops
-    size = tuple(input_size or spec.input_size)
-    torch.set_flush_denormal(True)      # random weights drive deep activations denormal
-    with tempfile.TemporaryDirectory() as tmp:
-        src, opt = os.path.join(tmp, "net.onnx"), os.path.join(tmp, "net.opt.onnx")
-        export_spec(spec, size, src, batch)
-        so = session_options(threads, os.path.join(tmp, "prof"), opt)
-        so.add_session_config_entry("session.set_denormal_as_zero", "1")
-        sess = ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
-        feed = {"x": np.random.default_rng(0).standard_normal((batch, spec.in_channels, *size), dtype=np.float32)}
-        time_session(sess, feed, repeats, clock="cpu" if threads == 1 else "wall")
-        prof = sess.end_profiling()
-        domains = {n.name: n.domain for n in onnx.load(opt, load_external_data=False).graph.node}
-        nodes = _profiled_nodes(prof, domains)
-        del sess
-    PROFILE_COUNTER["models"] += 1
-    recs, lost = attribute(network_ops(spec, size), nodes)
-    info = {"name": spec.name, "node_ms": float(sum(n["ms"] for n in nodes)), "lost_ms": float(lost),
-            "nodes": len(nodes)}
-    return [r for r in recs if r["nodes"]], info
+    return profile_networks([spec], [input_size], threads=threads, batch=batch, rounds=1, per_round=repeats)[0]

@@ -31,6 +31,9 @@ GRIDS = {
     "default": {"specs": 80, "seed": 20261202, "sizes": ((256, 192), (128, 96)), "max_kernels": 700, "min_per": 6,
                 "scale_specs": 16, "scale_seed": 7, "network_specs": 40, "network_seed": 20261206,
                 "network_size": None},
+    # the default grid's kernels profiled alone only (no in-network samples): for comparison
+    "isolated": {"specs": 80, "seed": 20261202, "sizes": ((256, 192), (128, 96)), "max_kernels": 700, "min_per": 6,
+                 "scale_specs": 16, "scale_seed": 7, "network_specs": 0, "network_seed": 0, "network_size": None},
     "tiny": {"specs": 0, "seed": 0, "sizes": ((64, 64),), "max_kernels": 40, "min_per": 2, "scale_specs": 0,
              "scale_seed": 0, "network_specs": 0, "network_seed": 0, "network_size": (64, 64)},
 }
@@ -247,14 +250,13 @@ def _in_network(grid: dict, threads: int, batch: int, progress: bool) -> tuple[l
     """Kernel samples timed inside ``grid['network_specs']`` random networks of their own seed
     (:mod:`.insitu`), one record per distinct kernel (median time and node count over its
     occurrences), and each network's profile summary."""
-    from tqdm import tqdm
-    from .insitu import profile_in_network
+    from .insitu import profile_networks
     from .sample import random_specs
     n = grid.get("network_specs", 0)
+    specs = random_specs(n, grid["network_seed"]) if n else []
     by, info = defaultdict(list), []
-    for spec in tqdm(random_specs(n, grid["network_seed"]) if n else [], desc="profiling networks in situ",
-                     disable=not progress, unit="net"):
-        recs, summary = profile_in_network(spec, grid.get("network_size"), threads=threads, batch=batch)
+    for recs, summary in profile_networks(specs, [grid.get("network_size")] * n, threads=threads, batch=batch,
+                                          progress=progress) if specs else []:
         info.append(summary)
         for r in recs:
             by[tuple(r["key"])].append(r)
