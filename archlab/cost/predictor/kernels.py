@@ -22,8 +22,8 @@ from __future__ import annotations
 __all__ = ["VOCAB_VERSION", "KINDS", "kernels_of", "kernel_spans", "kernels_of_spec", "subkind", "KernelError"]
 
 #: Version of the kernel vocabulary and grouping rules (part of the table's cache key).
-VOCAB_VERSION = 7  # 4: SE/ECA export formulation; 5: dilated convs own entry; 6: network scale;
-#                   7: in-network samples (attribution rules of .insitu)
+VOCAB_VERSION = 8  # 4: SE/ECA export formulation; 5: dilated convs own entry; 6: network scale;
+#                   7: in-network samples (attribution rules of .insitu); 8: profiler share out of them
 KINDS = ("conv", "se", "eca", "sw", "pa", "add", "mul", "mul_scalar", "act", "softmax", "upsample", "pool", "cat",
          "split", "shuffle", "linear", "bmm")
 _ACTS = ("relu", "sigmoid", "hardsigmoid")
