@@ -108,3 +108,25 @@ def test_space_check_screens_the_predicted_latency_budget(default_table, tmp_pat
     with pytest.raises(SpaceError, match=r"constraints\.latency_max: .* below every baseline"):
         check_space(SearchSpace.from_dict({**with_budget, "constraints": {"latency_max": min(ms[0], base) / 2}}),
                     draws=8)
+
+
+def test_study_records_its_latency_table_and_refuses_another(default_table, tmp_path):
+    from archlab.search.objective import LatencyTableMismatch
+    space = SearchSpace.from_dict(SPACE)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="t", storage=storage, directions=["minimize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(make_objective(space, tmp_path), n_trials=2)
+    again = optuna.load_study(study_name="t", storage=storage)
+    assert again.user_attrs["latency_table"] == key_digest(default_table.key)
+    assert again.user_attrs["latency_table_key"]["grid"] == default_table.key["grid"]
+    # the same study continued on a machine (or predictor version) with another table stops with
+    # an error that names both tables, before any trial is scored with the other table
+    again.set_user_attr("latency_table", "0123456789abcdef")
+    with pytest.raises(LatencyTableMismatch, match="0123456789abcdef.*not comparable"):
+        again.optimize(make_objective(space, tmp_path), n_trials=1)
+    assert len([t for t in again.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 2
+    # a latency function of the caller's own needs no table
+    other = optuna.create_study(directions=["minimize", "minimize"])
+    other.optimize(make_objective(space, tmp_path, latency_fn=lambda spec, o: 1.0), n_trials=1)
+    assert "latency_table" not in other.user_attrs

@@ -10,7 +10,8 @@ import optuna
 from ..spec import SpecError
 from .space import TRAIN_KEYS, SearchSpace
 
-__all__ = ["analytic_cost", "make_objective", "constraint_values", "WORST"]
+__all__ = ["analytic_cost", "make_objective", "constraint_values", "check_latency_table", "LatencyTableMismatch",
+           "WORST"]
 
 #: value reported for an objective that was not measured because the trial is over budget
 WORST = {"minimize": 1e18, "maximize": -1e18}
@@ -66,10 +67,16 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
     taken before the budget check (a prediction costs well under a millisecond)."""
     run_dir = Path(run_dir)
     budget_profile = space.constraints.get("profile", "macs")
+    predicts = latency_fn is None and space.latency.get("method", "predict") == "predict" and (
+        "latency_max" in space.constraints or any(o.name == "latency" for o in space.objectives))
+    checked = []
 
     def objective(trial: optuna.Trial):
         from .storage import mark_worker
         mark_worker(trial)
+        if predicts and not checked:
+            check_latency_table(trial.study, space.latency)
+            checked.append(True)
         try:
             spec = space.suggest(trial)
         except (SpecError, ValueError) as e:
@@ -127,6 +134,33 @@ def make_objective(space: SearchSpace, run_dir: str | Path, *, train_fn=None, la
         return tuple(values)
 
     return objective
+
+
+class LatencyTableMismatch(ValueError):
+    """A study whose predicted latencies came from another latency table than this machine's."""
+
+
+def check_latency_table(study: optuna.Study, options: dict) -> str:
+    """Record in ``study`` which latency table its predicted latencies come from (the table's
+    cache-key digest: CPU, onnxruntime, threads, batch, vocabulary, grid), or refuse to go on
+    with another: latencies predicted from two tables (two machines, or two versions of the
+    predictor) are not comparable, so one study's front would mix them. Returns the digest."""
+    from ..cost.predictor import get_table, key_digest
+    table = get_table(options.get("runtime", "onnxruntime"), int(options.get("threads", 1)),
+                      int(options.get("batch", 1)))
+    digest = key_digest(table.key)
+    have = study.user_attrs.get("latency_table")
+    if have is None:
+        study.set_user_attr("latency_table", digest)
+        study.set_user_attr("latency_table_key", {k: table.key[k] for k in ("cpu", "onnxruntime", "vocab", "grid")})
+    elif have != digest:
+        was = study.user_attrs.get("latency_table_key", {})
+        raise LatencyTableMismatch(
+            f"study {study.study_name!r} holds latencies predicted with latency table {have} ({was}); this "
+            f"machine's table is {digest} ({ {k: table.key[k] for k in ('cpu', 'onnxruntime', 'vocab', 'grid')} }): "
+            "their predictions are not comparable. Continue the study where its table is, or start a new "
+            "study name or storage")
+    return digest
 
 
 def _default_latency(spec, options: dict) -> float:
