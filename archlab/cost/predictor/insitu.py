@@ -59,6 +59,10 @@ def module_path(node_name: str) -> str:
     return full
 
 
+def _within(path: str, root: str) -> bool:
+    return bool(root) and (path == root or path.startswith(root + "."))
+
+
 def _roots(ops, spans) -> list[str]:
     """Each kernel's deepest module holding all of its ops."""
     out = []
@@ -104,7 +108,7 @@ class _Owners:
         path = module_path(name)
         best = None
         for k, r in enumerate(self.roots):
-            if r and (path == r or path.startswith(r + ".")) and (best is None or len(r) > len(self.roots[best])):
+            if _within(path, r) and (best is None or len(r) > len(self.roots[best])):
                 best = k
         return best, False
 
@@ -131,7 +135,7 @@ def attribute(ops, nodes) -> tuple[list[dict], float]:
             continue
         k, matched = owner(n["name"], n["op"])
         if not matched and last is not None and recs[last]["key"][0] != "conv" \
-                and owner.roots[last] and module_path(n["name"]).startswith(owner.roots[last]):
+                and _within(module_path(n["name"]), owner.roots[last]):
             k = last        # a helper node (shape, gate) of the multi-node kernel running now
         if k is None:
             lost += n["ms"] + pend_ms
