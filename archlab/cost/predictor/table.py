@@ -26,14 +26,15 @@ __all__ = ["LatencyTable", "LatencyTableError", "cache_key", "cache_dir", "cpu_m
 
 #: runtimes the predictor can profile
 RUNTIMES = ("onnxruntime",)
-#: profiling grids: random specs whose kernels are sampled, how many, and per-entry caps
+#: profiling grids: random specs whose kernels are sampled, how many, and per-entry caps; random
+#: networks profiled whole (kernels timed in situ); calibration networks of the network scale
+_DEFAULT_GRID = {"specs": 80, "seed": 20261202, "sizes": ((256, 192), (128, 96)), "max_kernels": 700, "min_per": 6,
+                 "scale_specs": 16, "scale_seed": 7, "network_specs": 40, "network_seed": 20261206,
+                 "network_size": None}
 GRIDS = {
-    "default": {"specs": 80, "seed": 20261202, "sizes": ((256, 192), (128, 96)), "max_kernels": 700, "min_per": 6,
-                "scale_specs": 16, "scale_seed": 7, "network_specs": 40, "network_seed": 20261206,
-                "network_size": None},
+    "default": _DEFAULT_GRID,
     # the default grid's kernels profiled alone only (no in-network samples): for comparison
-    "isolated": {"specs": 80, "seed": 20261202, "sizes": ((256, 192), (128, 96)), "max_kernels": 700, "min_per": 6,
-                 "scale_specs": 16, "scale_seed": 7, "network_specs": 0, "network_seed": 0, "network_size": None},
+    "isolated": {**_DEFAULT_GRID, "network_specs": 0, "network_seed": 0},
     "tiny": {"specs": 0, "seed": 0, "sizes": ((64, 64),), "max_kernels": 40, "min_per": 2, "scale_specs": 0,
              "scale_seed": 0, "network_specs": 0, "network_seed": 0, "network_size": (64, 64)},
 }
