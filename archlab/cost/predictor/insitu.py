@@ -172,8 +172,7 @@ def _open(spec, size, batch: int, threads: int, tmp: str, i: int):
     export_spec(spec, size, src, batch)
     sessions = []
     for prof in (os.path.join(tmp, f"prof{i}"), None):
-        so = session_options(threads, prof, opt if prof else None)
-        so.add_session_config_entry("session.set_denormal_as_zero", "1")
+        so = session_options(threads, prof, opt if prof else None, denormals_as_zero=True)
         sessions.append(ort.InferenceSession(src, so, providers=["CPUExecutionProvider"]))
     feed = {"x": np.random.default_rng(i).standard_normal((batch, spec.in_channels, *size), dtype=np.float32)}
     domains = {n.name: n.domain for n in onnx.load(opt, load_external_data=False).graph.node}

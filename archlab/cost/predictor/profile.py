@@ -53,8 +53,11 @@ def _tail(t):
     return t[(slice(None),) + (slice(0, 1),) * (t.dim() - 1)]
 
 
-def session_options(threads: int, profile_prefix: str | None = None, optimized_path: str | None = None):
-    """ORT session options as archlab times models: ``threads`` intra-op threads, sequential."""
+def session_options(threads: int, profile_prefix: str | None = None, optimized_path: str | None = None,
+                    denormals_as_zero: bool = False):
+    """ORT session options as archlab times models: ``threads`` intra-op threads, sequential;
+    ``denormals_as_zero`` for whole networks with random weights (their deep activations go
+    denormal, which a trained network never meets)."""
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
@@ -66,6 +69,8 @@ def session_options(threads: int, profile_prefix: str | None = None, optimized_p
         so.profile_file_prefix = profile_prefix
     if optimized_path:
         so.optimized_model_filepath = optimized_path
+    if denormals_as_zero:
+        so.add_session_config_entry("session.set_denormal_as_zero", "1")
     return so
 
 

@@ -41,8 +41,7 @@ def measure_specs(specs, input_sizes=None, *, threads: int = 1, batch: int = 1, 
         for i, (s, size) in enumerate(tqdm(list(zip(specs, sizes)), desc="export", disable=not progress)):
             p = os.path.join(tmp, f"m{i}.onnx")
             export_spec(s, size, p, batch)
-            so = session_options(threads)
-            so.add_session_config_entry("session.set_denormal_as_zero", "1")
+            so = session_options(threads, denormals_as_zero=True)
             sess = ort.InferenceSession(p, so, providers=["CPUExecutionProvider"])
             feed = {"x": np.random.default_rng(i).standard_normal((batch, s.in_channels, *size), dtype=np.float32)}
             for _ in range(warmup):
