@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 import archlab
 from archlab.cost import runtime as rt
+from archlab.cost.predictor.profile import kernel_events
 
 MODELS = ["hrnet_w32_coco", "sdhrnet_coco", "litehrnet_18_coco", "litehrnet_30_coco"]
 SIZES = ["256x192", "128x96"]
@@ -183,15 +184,14 @@ def profile_model(name, res, runs: int, onnx_bytes=None, warm: int = 2) -> dict:
         with rt._flush():
             for _ in range(warm + runs):
                 r.step()
-        events = json.loads(Path(r.step.session.end_profiling()).read_text())
+        prof = r.step.session.end_profiling()
+        events = json.loads(Path(prof).read_text())
+        nodes = kernel_events(prof)
     run_windows = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("name") == "model_run")[warm:]
     per_kind = defaultdict(float)
-    for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time") \
-                and any(a <= e["ts"] <= b for a, b in run_windows):
-            a = e["args"]
-            per_kind[node_kind(e["name"][:-len("_kernel_time")], a["op_name"], a["input_type_shape"], types)] \
-                += e["dur"] / 1000.0 / len(run_windows)
+    for e in nodes:
+        if any(a <= e["ts"] <= b for a, b in run_windows):
+            per_kind[node_kind(e["name"], e["op"], e["args"]["input_type_shape"], types)] += e["ms"] / len(run_windows)
     return dict(per_kind)
 
 

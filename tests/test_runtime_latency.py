@@ -255,3 +255,11 @@ def test_study_compile_table_pairs_rows():
     # a pair at batch 8 / 2 threads is its own entry: measuring batch 1 does not mark it done
     assert study._done_compile(rows[:3], retry_failed=False) == {("m", "8x8", 1, 1)}
     assert study._done_compile(rows, retry_failed=False) == {("m", "8x8", 1, 1), ("m", "8x8", 8, 2)}
+
+
+def test_study_breakdown_reads_the_profiler_by_layer_kind():
+    """The study's breakdown from a real ONNX Runtime profile: Lite-HRNet's kinds, all timed."""
+    study = _study()
+    per_kind = study.profile_model("litehrnet_18_coco", study.build("litehrnet_18_coco", "64x64"), runs=1)
+    assert {"conv depthwise", "conv 1x1", "channel attention (SE/ECA/CCW)"} <= set(per_kind)
+    assert all(ms > 0 for ms in per_kind.values())

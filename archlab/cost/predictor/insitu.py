@@ -15,7 +15,6 @@ in place of the isolated ones for every entry they cover.
 """
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -24,7 +23,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from .kernels import kernel_spans
-from .profile import PROFILE_COUNTER, export_spec, session_options
+from .profile import PROFILE_COUNTER, export_spec, min_node_times, session_options
 
 __all__ = ["module_path", "attribute", "profile_in_network", "profile_networks"]
 
@@ -150,17 +149,8 @@ def attribute(ops, nodes) -> tuple[list[dict], float]:
 
 
 def _profiled_nodes(prof_file: str, domains: dict) -> list[dict]:
-    with open(prof_file) as f:
-        events = json.load(f)
-    times: dict = {}
-    ops: dict = {}
-    for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            name = e["name"][:-12]
-            times.setdefault(name, []).append(e["dur"] / 1e3)
-            ops[name] = e.get("args", {}).get("op_name", "")
-    return [{"name": n, "op": ops[n], "ms": min(v), "nchwc": domains.get(n) == "com.microsoft.nchwc"}
-            for n, v in times.items()]
+    return [{"name": n, "op": op, "ms": ms, "nchwc": domains.get(n) == "com.microsoft.nchwc"}
+            for n, (op, ms) in min_node_times(prof_file).items()]
 
 
 def _open(spec, size, batch: int, threads: int, tmp: str, i: int):

@@ -124,14 +124,27 @@ def time_session(sess, feed, repeats: int, warmup: int = 2, clock: str = "cpu") 
     return out
 
 
-def _node_times(prof_file, nodes):
+def kernel_events(prof_file) -> list[dict]:
+    """The node events of an ONNX Runtime profile (JSON trace): ``name`` (the node's name),
+    ``op``, ``ms``, ``ts`` (us) and the raw ``args``, in trace order."""
     with open(prof_file) as f:
         events = json.load(f)
-    times: dict = {}
-    for e in events:
-        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-            times.setdefault(e["name"][:-12], []).append(e["dur"] / 1e3)
-    return {n: min(v) for n, v in times.items() if n in nodes}
+    return [{"name": e["name"][:-12], "op": e.get("args", {}).get("op_name", ""), "ms": e["dur"] / 1e3,
+             "ts": e.get("ts", 0), "args": e.get("args", {})}
+            for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+
+
+def min_node_times(prof_file) -> dict:
+    """``{node name: (op, fastest time in ms)}`` over every run in an ONNX Runtime profile."""
+    out: dict = {}
+    for e in kernel_events(prof_file):
+        op, ms = out.get(e["name"], (e["op"], float("inf")))
+        out[e["name"]] = (op, min(ms, e["ms"]))
+    return out
+
+
+def _node_times(prof_file, nodes):
+    return {n: ms for n, (_, ms) in min_node_times(prof_file).items() if n in nodes}
 
 
 def _clock(threads: int) -> str:
@@ -201,16 +214,10 @@ def profile_network(spec, *, threads: int = 1, batch: int = 1, repeats: int = 10
         sess = ort.InferenceSession(src, session_options(threads, os.path.join(tmp, "prof")),
                                     providers=["CPUExecutionProvider"])
         time_session(sess, feed, repeats, clock=_clock(threads))
-        prof = sess.end_profiling()
-        with open(prof) as f:
-            events = json.load(f)
-        times: dict = {}
-        for e in events:
-            if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
-                times.setdefault(e["name"], []).append(e["dur"] / 1e3)
+        times = min_node_times(sess.end_profiling())
         del sess
         plain = ort.InferenceSession(src, session_options(threads), providers=["CPUExecutionProvider"])
         run_ms = min(time_session(plain, feed, repeats, clock=_clock(threads)))
     PROFILE_COUNTER["models"] += 1
-    return {"name": spec.name, "run_ms": run_ms, "node_ms": float(sum(min(v) for v in times.values())),
+    return {"name": spec.name, "run_ms": run_ms, "node_ms": float(sum(ms for _, ms in times.values())),
             "nodes": len(times)}
