@@ -94,15 +94,7 @@ def measure_latency(models: list) -> pd.DataFrame:
     in one interleaved timing (21 rounds after 3 warm-ups, the order rotating), so a change of the
     machine's load hits all alike. Median, IQR and minimum in ms, with the load recorded."""
     import time as _time
-
-    import torch
-    import archlab
-    from archlab.cost.runtime import measure_many
-    modules = []
-    for m in models:
-        torch.manual_seed(0)
-        modules.append(archlab.create_model(fp.model_spec(m)).eval())
-    res = measure_many(modules, "onnxruntime", batch=1, threads=1, repeats=21, warmup=3, progress=True)
+    res = fp.measured_latency([fp.model_spec(m) for m in models])
     stamp = _time.strftime("%Y-%m-%d %H:%M UTC", _time.gmtime())
     return pd.DataFrame([{"model": m, "latency_ms": r.median_ms, "latency_iqr_ms": r.iqr_ms, "latency_min_ms": r.min_ms,
                           "runtime": "onnxruntime", "threads": 1, "batch": 1, "repeats": 21,

@@ -249,6 +249,23 @@ def test_picks_apply_the_search_promotion_rule_within_the_latency_limit(tmp_path
         want = space.suggest(optuna.trial.FixedTrial(t.params))
         assert got.to_dict() == want.replace(name=f"pick_{i}").to_dict()
     assert not (tmp_path / f"pick_{len(expected)}.yaml").exists()
+    # --measure: the same rule on ONNX Runtime latency timed now (a spy keeps the real timings)
+    timed = []
+    real = fp.measured_latency
+    monkeypatch.setattr(fp, "measured_latency", lambda specs: timed.append(real(specs)) or timed[-1])
+    monkeypatch.setattr(fp, "SPECS", tmp_path / "measured")
+    (tmp_path / "measured").mkdir()
+    assert fp.main(["picks", "--run-dir", str(run), "--rung", "1", "-k", "2", "--measure"]) == 0
+    searched = [t for t in rung1 if "baseline" not in t.user_attrs]
+    ms = [r.median_ms for r in timed[0]]
+    assert len(ms) == 1 + len(searched) and all(m > 0 for m in ms)
+    pool = [t for t, m in zip(searched, ms[1:]) if m <= 1.05 * ms[0]]
+    expected = promote(pool, 2, [o.direction for o in space.objectives])
+    got = sorted((tmp_path / "measured").glob("pick_*.yaml"))
+    assert len(got) == len(expected) and all("measured ONNX Runtime median" in p.read_text() for p in got)
+    for i, t in enumerate(expected):
+        want = space.suggest(optuna.trial.FixedTrial(t.params)).replace(name=f"pick_{i}")
+        assert NetworkSpec.from_yaml(tmp_path / "measured" / f"pick_{i}.yaml").to_dict() == want.to_dict()
 
 
 def test_measure_latency_times_every_study_model_in_one_interleaved_onnx_runtime_run(tmp_path, monkeypatch):
