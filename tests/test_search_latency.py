@@ -130,3 +130,43 @@ def test_study_records_its_latency_table_and_refuses_another(default_table, tmp_
     other = optuna.create_study(directions=["minimize", "minimize"])
     other.optimize(make_objective(space, tmp_path, latency_fn=lambda spec, o: 1.0), n_trials=1)
     assert "latency_table" not in other.user_attrs
+
+
+def test_a_named_table_file_predicts_on_any_machine_and_is_recorded_by_content(default_table, tmp_path):
+    """``latency.table``: the study predicts with the file it names (committed with the study), not
+    with this machine's cache; the study records the file's digest and refuses a changed file."""
+    from archlab.search.objective import LatencyTableMismatch
+    path = tmp_path / "study_table.json"
+    default_table.save(path)
+    named = {**SPACE, "latency": {**SPACE["latency"], "table": str(path)}}
+    space = SearchSpace.from_dict(named)
+    spec = space.apply({"width": 24, "num_modules.1": 2, "num_blocks": 1})
+    want = predict_latency(spec, input_size=SIZE, table=str(path))["predicted_ms"]
+    assert _default_latency(spec, space.latency) == pytest.approx(want)
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="t", storage=storage, directions=["minimize", "minimize"],
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(make_objective(space, tmp_path), n_trials=1)
+    digest = optuna.load_study(study_name="t", storage=storage).user_attrs["latency_table"]
+    assert digest != key_digest(default_table.key)          # the file's contents are part of it
+    # the same key with other contents (another build) is another table
+    import json
+    d = json.loads(path.read_text())
+    d["samples"][0]["compute_ms"] *= 2
+    path.write_text(json.dumps(d))
+    import archlab.search.objective as objective
+    objective._NAMED_TABLES.clear()
+    with pytest.raises(LatencyTableMismatch, match=digest):
+        study.optimize(make_objective(SearchSpace.from_dict(named), tmp_path), n_trials=1)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"table": "no/such/table.json"}, r"latency\.table: no latency table file at 'no/such/table\.json'"),
+    ({"threads": 2}, r"latency\.table: .* profiled for threads=1, not 2"),
+    ({"method": "measure"}, r"latency\.table: a table is for method: predict"),
+])
+def test_a_named_table_is_checked_when_the_space_is_read(default_table, tmp_path, change, message):
+    path = tmp_path / "t.json"
+    default_table.save(path)
+    with pytest.raises(SpaceError, match=message):
+        SearchSpace.from_dict({**SPACE, "latency": {**SPACE["latency"], "table": str(path), **change}})

@@ -2,6 +2,7 @@
 (only for trials within budget) measured latency and short-training accuracy."""
 from __future__ import annotations
 
+import hashlib
 import math
 from pathlib import Path
 
@@ -42,7 +43,6 @@ def constraint_values(space: SearchSpace, cost: dict) -> list[float]:
 def network_key(spec, training: dict) -> str:
     """A digest of the network (its spec without the name) and the training options: two trials
     with the same key train the same network the same way."""
-    import hashlib
     import json
     text = spec.replace(name="_").to_yaml() + json.dumps(training, sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -147,8 +147,10 @@ def check_latency_table(study: optuna.Study, options: dict) -> str:
     predictor) are not comparable, so one study's front would mix them. Returns the digest."""
     from ..cost.predictor import get_table, key_digest
     table = get_table(options.get("runtime", "onnxruntime"), int(options.get("threads", 1)),
-                      int(options.get("batch", 1)))
+                      int(options.get("batch", 1)), _table(options))
     digest = key_digest(table.key)
+    if options.get("table"):        # a named file: its contents too (two builds share one key)
+        digest = key_digest({**table.key, "sha256": hashlib.sha256(Path(options["table"]).read_bytes()).hexdigest()})
     have = study.user_attrs.get("latency_table")
     if have is None:
         study.set_user_attr("latency_table", digest)
@@ -163,6 +165,20 @@ def check_latency_table(study: optuna.Study, options: dict) -> str:
     return digest
 
 
+def _table(options: dict):
+    """The space's named latency table (loaded once per path), or None: this machine's cached one."""
+    path = options.get("table")
+    if path is None:
+        return None
+    if path not in _NAMED_TABLES:
+        from ..cost.predictor.table import LatencyTable
+        _NAMED_TABLES[path] = LatencyTable.load(path)
+    return _NAMED_TABLES[path]
+
+
+_NAMED_TABLES: dict = {}
+
+
 def _default_latency(spec, options: dict) -> float:
     """Latency in ms under the space's ``latency`` options: ``method: predict`` (default) asks
     :func:`archlab.cost.predictor.predict_latency` (``runtime`` onnxruntime, ``threads``,
@@ -174,8 +190,8 @@ def _default_latency(spec, options: dict) -> float:
     threads, batch = int(options.get("threads", 1)), int(options.get("batch", 1))
     if options.get("method", "predict") == "predict":
         from ..cost.predictor import predict_latency
-        return float(predict_latency(spec, runtime=runtime, threads=threads, batch=batch,
-                                     input_size=size)["predicted_ms"])
+        return float(predict_latency(spec, runtime=runtime, threads=threads, batch=batch, input_size=size,
+                                     table=_table(options))["predicted_ms"])
     from ..cost.runtime import measure
     res = measure(spec.replace(input_size=size), runtime, batch=batch, threads=threads,
                   warmup=int(options.get("warmup", 2)), repeats=int(options.get("repeats", 5)))

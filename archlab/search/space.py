@@ -158,6 +158,27 @@ LATENCY_KEYS = {"input_size": 4, "batch": 1, "threads": 1, "warmup": 0, "repeats
 #: text options of the ``latency`` section: ``method`` predict (from the spec, with this
 #: machine's latency table; the default) or measure; the ``runtime`` measured or predicted
 LATENCY_CHOICES = {"method": ("predict", "measure"), "runtime": ("onnxruntime", "eager", "compile")}
+#: ``table``: a latency table file (JSON, as :meth:`LatencyTable.save` writes it) to predict with
+#: instead of this machine's cached one: a study that commits its table predicts the same
+#: latencies on every machine, and can be resumed anywhere
+LATENCY_PATHS = ("table",)
+
+
+def _check_latency_table(opts: dict) -> None:
+    from ..cost.predictor.table import LatencyTable
+    path = opts["table"]
+    if not isinstance(path, str) or not Path(path).is_file():
+        raise SpaceError(f"latency.table: no latency table file at {path!r}")
+    if opts.get("method", "predict") != "predict":
+        raise SpaceError("latency.table: a table is for method: predict, not measure")
+    try:
+        key = LatencyTable.load(path).key
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SpaceError(f"latency.table: {path!r} is not a latency table ({e})") from None
+    for name, default in (("runtime", "onnxruntime"), ("threads", 1), ("batch", 1)):
+        if key.get(name) != opts.get(name, default):
+            raise SpaceError(f"latency.table: {path!r} was profiled for {name}={key.get(name)!r}, "
+                             f"not {opts.get(name, default)!r}")
 
 
 def _parse_latency(raw) -> dict:
@@ -165,13 +186,15 @@ def _parse_latency(raw) -> dict:
     if not isinstance(opts, dict):
         raise SpaceError("latency: expected a mapping of options")
     for k, v in opts.items():
+        if k in LATENCY_PATHS:
+            continue
         if k in LATENCY_CHOICES:
             if v not in LATENCY_CHOICES[k]:
                 raise SpaceError(f"latency.{k}: expected one of {list(LATENCY_CHOICES[k])}, got {v!r}")
             continue
         if k not in LATENCY_KEYS:
             raise SpaceError(f"latency.{k}: unknown latency option (known: "
-                             f"{', '.join([*LATENCY_KEYS, *LATENCY_CHOICES])})")
+                             f"{', '.join([*LATENCY_KEYS, *LATENCY_CHOICES, *LATENCY_PATHS])})")
         if k == "input_size":
             _check_size("latency.input_size", v)
         elif isinstance(v, bool) or not isinstance(v, int) or v < LATENCY_KEYS[k]:
@@ -179,6 +202,8 @@ def _parse_latency(raw) -> dict:
     if opts.get("method", "predict") == "predict" and opts.get("runtime", "onnxruntime") != "onnxruntime":
         raise SpaceError(f"latency.runtime: the latency predictor covers onnxruntime only, not "
                          f"{opts['runtime']!r}; set latency.method: measure to time it")
+    if "table" in opts:
+        _check_latency_table(opts)
     return dict(opts)
 
 
