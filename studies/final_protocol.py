@@ -326,20 +326,21 @@ def cmd_picks(a) -> int:
     from archlab.search.halving import promote, rung_study_name
     from archlab.search.storage import load_run_study
     space = SearchSpace.from_yaml(SPACE)
+    rung = a.rung if a.rung is not None else max(0, len(halving_plan().rungs) - 2)
     storage = load_run_study(space, a.run_dir, a.storage)._storage  # noqa: SLF001
     done = {r: optuna.load_study(study_name=rung_study_name(space, r), storage=storage).get_trials(
-        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) for r in {0, a.rung}}
-    pool = [t for t in done[a.rung] if "baseline" not in t.user_attrs]
+        deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) for r in {0, rung}}
+    pool = [t for t in done[rung] if "baseline" not in t.user_attrs]
     lat, base, what = _pick_latencies(pool, done[0], space, a.measure)
     limit = base * (1 + a.latency_slack)
     print(f"latency limit ({what}): {limit:.2f} ms = Lite-HRNet-18 {base:.2f} ms x {1 + a.latency_slack:.2f}")
     picks = promote([t for t in pool if lat[t.number] <= limit], a.k, [o.direction for o in space.objectives])
     if not picks:
-        raise SystemExit(f"rung {a.rung}: no finished searched configuration is within {limit:.2f} ms ({what})")
+        raise SystemExit(f"rung {rung}: no finished searched configuration is within {limit:.2f} ms ({what})")
     for i, t in enumerate(picks):
         spec = space.suggest(optuna.trial.FixedTrial(t.params)).replace(name=f"pick_{i}")
         out = SPECS / f"pick_{i}.yaml"
-        out.write_text(f"# search pick {i}: trial {t.number} of halving rung {a.rung} (values {list(t.values)}; "
+        out.write_text(f"# search pick {i}: trial {t.number} of halving rung {rung} (values {list(t.values)}; "
                        f"{what} {lat[t.number]:.2f} ms, limit {limit:.2f})\n" + spec.to_yaml())
         print(f"pick_{i}: trial {t.number}, values {list(t.values)}, {what} {lat[t.number]:.2f} ms -> {out}")
     return 0
@@ -359,7 +360,8 @@ def main(argv=None) -> int:
     k = sub.add_parser("picks", help="write the search's picks (studies/specs/pick_<i>.yaml) from a halving rung")
     k.add_argument("--run-dir", default=str(OUT / "search"))
     k.add_argument("--storage", default=None, help="Optuna storage URL (default: the run folder's)")
-    k.add_argument("--rung", type=int, default=1)
+    k.add_argument("--rung", type=int, default=None,
+                   help="halving rung to pick from (default: the last one before the final protocol's)")
     k.add_argument("-k", type=int, default=3, help="how many configurations to pick")
     k.add_argument("--latency-slack", type=float, default=0.05,
                    help="admit configurations up to this fraction slower than Lite-HRNet-18")

@@ -44,8 +44,9 @@ def recorded(tmp_path, monkeypatch):
     # the search's rung-0 score (studies/rung_scores.py): the final order with the last two swapped
     rung0 = {"cand_slow": 30.0, "cand_fast": 29.0, "litehrnet_30": 28.0, "litehrnet_18": 27.0,
              "sdhrnet_w16_small": 20.0, "hrnet_w16_small": 21.0}
-    rows = [{"model": m, "budget": "rung_1ep_1750", "seed": 0, "epochs": 1, "limit_train": 1750, "milestones": "",
-             "score": v, "cpu_s": 60.0} for m, v in rung0.items()]
+    first = fp.halving_plan().rungs[0]
+    rows = [{"model": m, "budget": fp.search_score(), "seed": 0, "epochs": first.epochs,
+             "limit_train": first.limit_train, "milestones": "", "score": v, "cpu_s": 60.0} for m, v in rung0.items()]
     # a second seed of an annealed candidate budget for two models (the score-noise table's input);
     # seed 1 rows never enter the rank-fidelity columns
     for m, (s0, s1) in {"litehrnet_18": (15.0, 16.0), "sdhrnet_w16_small": (12.0, 14.0)}.items():
@@ -67,7 +68,7 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     v = json.loads((recorded / "verdict.json").read_text())
     assert v["winner"] == "cand_fast"          # cand_slow is more accurate but slower than Lite-HRNet-18
     # the verdict's tau is the rung-0 score's: one discordant pair of 15 -> (14 - 1) / 15
-    assert fp.search_score() == "rung_1ep_1750" and fid.loc[fp.search_score(), "n"] == 6
+    assert fp.search_score() == "rung_2ep_3500" and fid.loc[fp.search_score(), "n"] == 6
     assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(13 / 15)
     assert fid.loc[fp.search_score(), "cpu_hours"] == pytest.approx(6 * 60 / 3600)
     assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6 and v["ahead_needing_seeds"] == []
@@ -82,7 +83,7 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     assert row["spread_across_models"] == pytest.approx(2.5 / 2 ** 0.5)
     assert row["noise_to_spread"] == pytest.approx(1.25 ** 0.5 / (2.5 / 2 ** 0.5))
     assert noise.loc[sl.FINAL, "seeds"] == 16 and noise.loc[sl.FINAL, "models"] == 6
-    assert "rung_1ep_1750" not in noise.index              # one seed only: no noise measured
+    assert fp.search_score() not in noise.index            # one seed only: no noise measured
     assert v["winner_checkpoint"] is None and v["baseline_checkpoint"] is None    # no model.pt recorded here
     (fp.run_dir("litehrnet_18", 0) / "model.pt").write_bytes(b"x")
     (fp.run_dir("cand_fast", 0) / "model.pt").write_bytes(b"x")
