@@ -10,6 +10,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+import archlab
 from archlab.search import SearchSpace
 from archlab.search.halving import (HalvingError, HalvingPlan, nondominated_layers, promote, run_halving,
                                     rung_study_name)
@@ -221,3 +222,22 @@ def test_bench_search_reports_trials_per_cpu_hour_of_every_rung_budget(tmp_path)
     assert "rung_1ep_1750: 3 trainings, 40.0 trials per CPU-hour" in lines[1]      # median 90 s
     assert "rung_2ep_3500_d1: 2 trainings, 10.0 trials per CPU-hour" in lines[2]
     assert cpu_h == pytest.approx((3 * 90 + 2 * 360) / 3600)          # median x trainings per budget
+
+
+def test_rung_zero_counts_trained_configurations_not_draws_over_budget(tmp_path):
+    """n0 is what rung 0 trains: a draw over the params budget is finished untrained (infeasible)
+    and the rung samples on until n0 configurations were trained."""
+    from archlab.search.halving import run_rung
+    space = SearchSpace.from_dict(SPACE)
+    widths = sorted({space.apply({"width": w, "block": "basic", "head": "simple"}).stages[-1].widths[0]
+                     for w in range(8, 44, 4)})
+    params = lambda w: archlab.count(space.apply({"width": w, "block": "scr", "head": "dasp"})).params  # noqa: E731
+    budget = params(24)        # roughly half the widths are over it
+    tight = SearchSpace.from_dict({**SPACE, "baselines": [], "constraints": {"params_max": budget}})
+    plan = HalvingPlan.from_dict({"eta": 2, "n0": 4, "rungs": [{"epochs": 1, "limit_train": 100}]})
+    log = []
+    study = run_rung(tight, plan, 0, resolve_storage(None, tmp_path), tmp_path, train_fn=recording_train(log))
+    done = study.get_trials(states=(TrialState.COMPLETE,))
+    over = [t for t in done if not t.user_attrs["feasible"]]
+    assert len(log) == 4 and len(done) - len(over) == 4
+    assert over, f"no draw was over budget ({widths}): the test would not check the count"

@@ -135,8 +135,11 @@ def _recover(study: optuna.Study) -> None:
             optuna.storages.fail_stale_trials(study)
 
 
-def _finished(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+def _trained(study: optuna.Study) -> int:
+    """Finished trials that were trained: a trial over a budget (``feasible`` False) is finished
+    at once, never built or trained, so it is not one of the rung's configurations."""
+    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+               if t.user_attrs.get("feasible", True))
 
 
 def _waiting(study: optuna.Study) -> bool:
@@ -145,18 +148,19 @@ def _waiting(study: optuna.Study) -> bool:
 
 def run_rung(space: SearchSpace, plan: HalvingPlan, r: int, storage, run_dir, *, train_fn=None,
              latency_fn=None, parents: list | None = None) -> optuna.Study:
-    """Run (or resume) rung ``r``. Rung 0 samples until it holds ``plan.rungs[0].keep`` finished
-    trials (at most three times that many attempts); a later rung trains exactly the promoted
-    ``parents`` (retrying killed ones) and never samples a configuration of its own."""
+    """Run (or resume) rung ``r``. Rung 0 samples until it holds ``plan.rungs[0].keep`` trained
+    trials (draws over a budget are finished untrained and do not count; at most ten times that
+    many attempts); a later rung trains exactly the promoted ``parents`` (retrying killed ones) and
+    never samples a configuration of its own."""
     space_r = rung_space(space, plan, r)
     study = _rung_study(space_r, storage, r)
     if r > 0:
         _enqueue_promoted(study, parents or [], r)
     objective = make_objective(space_r, Path(run_dir) / f"rung{r}", train_fn=train_fn, latency_fn=latency_fn)
-    attempts = 3 * plan.rungs[r].keep
+    attempts = 10 * plan.rungs[r].keep
     while attempts > 0:
         _recover(study)
-        if (r == 0 and _finished(study) >= plan.rungs[0].keep) or (r > 0 and not _waiting(study)):
+        if (r == 0 and _trained(study) >= plan.rungs[0].keep) or (r > 0 and not _waiting(study)):
             break
         study.optimize(objective, n_trials=1, catch=(RuntimeError,), gc_after_trial=False)
         attempts -= 1
