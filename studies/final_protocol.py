@@ -89,11 +89,13 @@ def search_score() -> str:
     return budget_name(halving_plan().rungs[0].budget())
 
 
-#: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), then the rest
+#: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), the spanning
+#: models, then the search's picks (seed 0 of every pick before any seed 1: the rank-fidelity table
+#: and a first look at the verdict need one run each) ahead of the last span draws
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
-         ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(5)),
-         *((m, s) for m in PICKS for s in range(3)), ("hrnet_w16_small", 1)]
+         ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(3)),
+         *((m, s) for s in range(3) for m in PICKS), ("span_3", 0), ("span_4", 0), ("hrnet_w16_small", 1)]
 
 
 def model_source(model: str) -> str:
