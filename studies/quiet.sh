@@ -4,7 +4,8 @@
 # shared with two 1-thread trainings is not one.
 #   bash studies/quiet.sh python benchmarks/bench_latency_predictor.py
 set -u
-pids=$(pgrep -f "studies/(final_protocol|rung_scores|legacy_proxy).py" | tr '\n' ' ')
+# (not this script itself: its own command line may name one of those scripts)
+pids=$(pgrep -f "python[^ ]* studies/(final_protocol|rung_scores|legacy_proxy).py" | grep -vx "$$" | tr '\n' ' ')
 resume() { [ -n "$pids" ] && kill -CONT $pids 2>/dev/null; echo "quiet.sh: resumed ${pids:-nothing}" >&2; }
 trap resume EXIT INT TERM
 [ -n "$pids" ] && kill -STOP $pids
