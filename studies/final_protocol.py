@@ -388,8 +388,9 @@ def main(argv=None) -> int:
     k.add_argument("--rung", type=int, default=None,
                    help="halving rung to pick from (default: the last one before the final protocol's)")
     k.add_argument("-k", type=int, default=3, help="how many configurations to pick")
-    k.add_argument("--latency-slack", type=float, default=0.05,
-                   help="admit configurations up to this fraction slower than Lite-HRNet-18")
+    k.add_argument("--latency-slack", type=float, default=0.0,
+                   help="admit configurations up to this fraction slower than Lite-HRNet-18 (default 0: the "
+                        "verdict asks for no more latency)")
     k.add_argument("--by", choices=("accuracy", "pareto"), default="accuracy",
                    help="accuracy: the best search-val accuracy within the latency limit (default); pareto: "
                         "the halving's promotion rule over all objectives")

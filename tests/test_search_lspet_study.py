@@ -234,7 +234,8 @@ def test_picks_apply_the_search_promotion_rule_within_the_latency_limit(tmp_path
     run = tmp_path / "run"
     run_halving(space, space.halving, resolve_storage(None, run), run, train_fn=acc, latency_fn=lat)
     monkeypatch.setattr(fp, "OUT", tmp_path)
-    assert fp.main(["picks", "--run-dir", str(run), "--rung", "1", "-k", "2", "--by", "pareto"]) == 0
+    assert fp.main(["picks", "--run-dir", str(run), "--rung", "1", "-k", "2", "--by", "pareto",
+                    "--latency-slack", "0.05"]) == 0
     storage = resolve_storage(None, run)
     base = [t for t in optuna.load_study(study_name=space.study, storage=storage).trials
             if "baseline" in t.user_attrs][0].user_attrs["latency_ms"]
@@ -255,7 +256,7 @@ def test_picks_apply_the_search_promotion_rule_within_the_latency_limit(tmp_path
     assert sorted(table.loc[table["pick"].notna(), "trial"]) == sorted(t.number for t in expected)
     assert (table["within_limit"] == (table["latency_ms"] <= 1.05 * base)).all()
     # --by accuracy (the default): the best search-val accuracy within the limit, twins once
-    assert fp.main(["picks", "--run-dir", str(run), "--rung", "1", "-k", "2"]) == 0
+    assert fp.main(["picks", "--run-dir", str(run), "--rung", "1", "-k", "2", "--latency-slack", "0.05"]) == 0
     by_acc = sorted({t.user_attrs["network_key"]: t for t in sorted(pool, key=lambda t: -t.number)}.values(),
                     key=lambda t: (-t.values[0], t.number))[:2]
     for i, t in enumerate(by_acc):
@@ -267,7 +268,8 @@ def test_picks_apply_the_search_promotion_rule_within_the_latency_limit(tmp_path
     monkeypatch.setattr(fp, "measured_latency", lambda specs: timed.append(real(specs)) or timed[-1])
     monkeypatch.setattr(fp, "SPECS", tmp_path / "measured")
     (tmp_path / "measured").mkdir()
-    assert fp.main(["picks", "--run-dir", str(run), "--rung", "1", "-k", "2", "--measure", "--by", "pareto"]) == 0
+    assert fp.main(["picks", "--run-dir", str(run), "--rung", "1", "-k", "2", "--measure", "--by", "pareto",
+                    "--latency-slack", "0.05"]) == 0
     searched = [t for t in rung1 if "baseline" not in t.user_attrs and t.user_attrs["feasible"]]
     ms = [r.median_ms for r in timed[0]]
     assert len(ms) == 1 + len(searched) and all(m > 0 for m in ms)
