@@ -145,11 +145,16 @@ def add_legacy_proxy(t: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
+#: fewest models (with a final score and the cheap score) a rank-agreement row is computed over
+MIN_FIDELITY_MODELS = 4
+
+
 def fidelity(t: pd.DataFrame) -> pd.DataFrame | None:
     """Rank agreement of every cheap score with the final score, over models with a final score."""
     have = t.dropna(subset=["pck_mean"])
     cols = [c for c in have.columns if c.startswith(("search_val_e", "neg_loss_sum_e", "extrap_e", "zc_", "legacy_2ep", "rung"))]
-    if len(have) < 4 or not cols:
+    cols = [c for c in cols if have[c].notna().sum() >= MIN_FIDELITY_MODELS]    # a score still being measured waits
+    if len(have) < MIN_FIDELITY_MODELS or not cols:
         return None
     zc = t.attrs.get("zc_cpu_h", {})
     cost = {c: zc.get(c, math.nan) if c.startswith("zc_") else

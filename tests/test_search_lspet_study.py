@@ -57,7 +57,11 @@ def recorded(tmp_path, monkeypatch):
 
 
 def test_report_tables_noise_fidelity_and_verdict(recorded):
+    # the legacy proxy scored for one model so far: no rank-agreement row until 4 models have it
+    pd.DataFrame([{"model": "litehrnet_18", "score": 11.0, "seconds": 200.0, "options": "{}"}]).to_csv(
+        recorded / "legacy_proxy.csv", index=False)
     assert sl.main([]) == 0
+    assert "legacy_2ep_1600" not in set(pd.read_csv(recorded / "rank_fidelity.csv")["score"])
     res = pd.read_csv(recorded / "results.csv").set_index("model")
     assert res.loc["litehrnet_18", "pck_mean"] == pytest.approx(45.0)
     assert res.loc["litehrnet_18", "pck_std"] == pytest.approx(0.6)
