@@ -9,7 +9,7 @@ on the space's own rungs (``--rungs``) or on candidate budgets (``--budget``), f
 training seeds, so the report can put each budget's Kendall tau against the final score, and its
 seed noise against its spread across models, beside the other cheap scores.
 
-    python studies/rung_scores.py --rungs 0 1                     # the space file's rungs, seed 0
+    python studies/rung_scores.py --rungs 0                       # the space file's rungs, seed 0
     python studies/rung_scores.py --budget 2:3500:1 --seeds 0 1 2 --models litehrnet_18 sdhrnet_w16_small
 
 A budget is ``EPOCHS:IMAGES[:DECAY,...]`` (``2:3500:1``: 2 epochs on 3,500 fit images, learning
@@ -126,7 +126,7 @@ def score_one(model: str, budget: dict, seed: int = 0, data_root=None) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--rungs", type=int, nargs="*", default=None, help="the space file's rungs (default: 0 1 "
+    ap.add_argument("--rungs", type=int, nargs="*", default=None, help="the space file's rungs (default: all but the last "
                     "unless --budget is given)")
     ap.add_argument("--budget", action="append", default=[], help="EPOCHS:IMAGES[:DECAY,...], repeatable")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
@@ -134,7 +134,8 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=600.0, help="stop before starting a run after this")
     ap.add_argument("--data-root", default=os.environ.get("ARCHLAB_DATA"))
     a = ap.parse_args(argv)
-    rungs = a.rungs if a.rungs is not None else ([] if a.budget else [0, 1])
+    # default: every rung below the last (the last is the final protocol's own budget)
+    rungs = a.rungs if a.rungs is not None else ([] if a.budget else list(range(max(1, len(fp.halving_plan().rungs) - 1))))
     budgets = [space_budget(r) for r in rungs] + [parse_budget(b) for b in a.budget]
     t_end = time.time() + 60 * a.minutes
     for budget in budgets:

@@ -329,3 +329,16 @@ def test_rung_scores_csv_gains_a_new_column_without_losing_rows(tmp_path, monkey
     rows = rung_scores.read_scores()
     assert list(rows[0]) == rung_scores.FIELDS and rows[0]["resumed"] == "" and rows[0]["score"] == "5.6"
     assert rung_scores.done() == {("litehrnet_18", "rung_1ep_1750", 0)}
+
+
+def test_rung_scores_default_to_every_rung_but_the_final_protocols(monkeypatch):
+    """With the study's 2-rung plan the default is rung 0 only: the last rung is the final protocol
+    (10 epochs on every image), which rung_scores must never start by default."""
+    import rung_scores
+    ran = []
+    monkeypatch.setattr(rung_scores, "done", lambda: set())
+    monkeypatch.setattr(rung_scores, "score_one", lambda m, b, s, d=None: ran.append((m, fp.budget_name(b), s)) or {})
+    assert rung_scores.main(["--models", "litehrnet_18"]) == 0
+    plan = fp.halving_plan()
+    assert ran == [("litehrnet_18", fp.budget_name(r.budget()), 0) for r in plan.rungs[:-1]]
+    assert ("litehrnet_18", "rung_10ep_all", 0) not in ran
