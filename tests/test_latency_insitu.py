@@ -107,6 +107,8 @@ def test_table_built_with_in_network_samples(tmp_path, monkeypatch, profiled):
     sources = {r.get("source", "isolated") for r in table.samples}
     assert "network" in sources
     ms, n = predict_ms(_lite(), SIZE, table)
-    # the tiny Lite-HRNet's own profile as a gross check (its kernels are mostly in the table)
+    # the tiny Lite-HRNet's own plain run as a gross check (its kernels are mostly in the table, and
+    # in-network samples have the profiler's share taken out, so they add up to plain runs, not to
+    # the profiled node sum, which the profiler inflates by 2-7 us a node -- more on a loaded machine)
     recs, info = profiled
-    assert n == len(kernels_of(network_ops(_lite(), SIZE))) and 0.3 * info["node_ms"] < ms < 3 * info["node_ms"]
+    assert n == len(kernels_of(network_ops(_lite(), SIZE))) and 0.3 * info["run_ms"] < ms < 3 * info["run_ms"]
