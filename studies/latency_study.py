@@ -184,9 +184,8 @@ def profile_model(name, res, runs: int, onnx_bytes=None, warm: int = 2) -> dict:
         with rt._flush():
             for _ in range(warm + runs):
                 r.step()
-        prof = r.step.session.end_profiling()
-        events = json.loads(Path(prof).read_text())
-        nodes = kernel_events(prof)
+        events = json.loads(Path(r.step.session.end_profiling()).read_text())
+        nodes = kernel_events(events)
     run_windows = sorted((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("name") == "model_run")[warm:]
     per_kind = defaultdict(float)
     for e in nodes:

@@ -147,7 +147,7 @@ def check_latency_table(study: optuna.Study, options: dict) -> str:
     predictor) are not comparable, so one study's front would mix them. Returns the digest."""
     from ..cost.predictor import get_table, key_digest
     table = get_table(options.get("runtime", "onnxruntime"), int(options.get("threads", 1)),
-                      int(options.get("batch", 1)), _table(options))
+                      int(options.get("batch", 1)), options.get("table"))
     digest = key_digest(table.key)
     if options.get("table"):        # a named file: its contents too (two builds share one key)
         digest = key_digest({**table.key, "sha256": hashlib.sha256(Path(options["table"]).read_bytes()).hexdigest()})
@@ -165,20 +165,6 @@ def check_latency_table(study: optuna.Study, options: dict) -> str:
     return digest
 
 
-def _table(options: dict):
-    """The space's named latency table (loaded once per path), or None: this machine's cached one."""
-    path = options.get("table")
-    if path is None:
-        return None
-    if path not in _NAMED_TABLES:
-        from ..cost.predictor.table import LatencyTable
-        _NAMED_TABLES[path] = LatencyTable.load(path)
-    return _NAMED_TABLES[path]
-
-
-_NAMED_TABLES: dict = {}
-
-
 def _default_latency(spec, options: dict) -> float:
     """Latency in ms under the space's ``latency`` options: ``method: predict`` (default) asks
     :func:`archlab.cost.predictor.predict_latency` (``runtime`` onnxruntime, ``threads``,
@@ -191,7 +177,7 @@ def _default_latency(spec, options: dict) -> float:
     if options.get("method", "predict") == "predict":
         from ..cost.predictor import predict_latency
         return float(predict_latency(spec, runtime=runtime, threads=threads, batch=batch, input_size=size,
-                                     table=_table(options))["predicted_ms"])
+                                     table=options.get("table"))["predicted_ms"])
     from ..cost.runtime import measure
     res = measure(spec.replace(input_size=size), runtime, batch=batch, threads=threads,
                   warmup=int(options.get("warmup", 2)), repeats=int(options.get("repeats", 5)))

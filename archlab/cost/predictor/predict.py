@@ -34,7 +34,7 @@ def get_table(runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, ta
             _TABLES[ck] = load_or_build(runtime, threads, batch, progress=progress)
         table = _TABLES[ck]
     elif isinstance(table, (str, Path)):
-        table = LatencyTable.load(table)
+        table = _load_path(table)
     elif not isinstance(table, LatencyTable):
         raise TypeError(f"table must be a LatencyTable or a path, got {type(table).__name__}")
     for name, want in (("runtime", runtime), ("threads", threads), ("batch", batch)):
@@ -42,6 +42,17 @@ def get_table(runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, ta
             raise LatencyTableError(f"the latency table {table.path or ''} was profiled for {name}="
                                     f"{table.key.get(name)!r}, not {want!r}")
     return table
+
+
+def _load_path(path) -> LatencyTable:
+    """A table file, loaded once per (path, modification time): callers that name the file on every
+    prediction (a search space's ``latency.table``) neither re-read it nor lose its memos, and a
+    rewritten file is read again."""
+    p = Path(path).resolve()
+    key = ("file", str(p), p.stat().st_mtime_ns)
+    if key not in _TABLES:
+        _TABLES[key] = LatencyTable.load(p)
+    return _TABLES[key]
 
 
 _LAYOUT_FREE = frozenset(("add", "act", "mul_scalar", "pool", "cat"))

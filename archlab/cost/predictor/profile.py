@@ -124,11 +124,15 @@ def time_session(sess, feed, repeats: int, warmup: int = 2, clock: str = "cpu") 
     return out
 
 
-def kernel_events(prof_file) -> list[dict]:
-    """The node events of an ONNX Runtime profile (JSON trace): ``name`` (the node's name),
-    ``op``, ``ms``, ``ts`` (us) and the raw ``args``, in trace order."""
-    with open(prof_file) as f:
-        events = json.load(f)
+def kernel_events(prof) -> list[dict]:
+    """The node events of an ONNX Runtime profile (the JSON trace's path, or its events already
+    loaded): ``name`` (the node's name), ``op``, ``ms``, ``ts`` (us) and the raw ``args``, in
+    trace order."""
+    if isinstance(prof, list):
+        events = prof
+    else:
+        with open(prof) as f:
+            events = json.load(f)
     return [{"name": e["name"][:-12], "op": e.get("args", {}).get("op_name", ""), "ms": e["dur"] / 1e3,
              "ts": e.get("ts", 0), "args": e.get("args", {})}
             for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
