@@ -185,8 +185,7 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
     tau = None
     if fid is not None and fp.search_score() in set(fid["score"]):
         tau = _num(fid.loc[fid["score"] == fp.search_score(), "tau"].iloc[0])
-    out = {"status": "in progress: final-protocol runs of the search's picks are not done yet",
-           "winner": None, "winner_checkpoint": None,
+    out = {"status": None, "winner": None, "winner_checkpoint": None,
            "baseline_checkpoint": _checkpoint(BASELINE), "winner_pck_mean": None, "winner_pck_std": None,
            "baseline_pck_mean": b_mean, "baseline_pck_std": None if base.empty else _num(base["pck_std"].iloc[0]),
            "kendall_tau": tau, "search_score": fp.search_score(),
@@ -203,8 +202,23 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
         elif out["winner"] is None or row["pck_mean"] > out["winner_pck_mean"]:
             out.update(winner=row["model"], winner_pck_mean=_num(row["pck_mean"]),
                        winner_pck_std=_num(row["pck_std"]), winner_checkpoint=_checkpoint(row["model"]))
+    out["status"] = verdict_status(out["seeds"], out["winner"])
     (fp.OUT / "verdict.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
+
+
+def verdict_status(seeds: dict, winner) -> str:
+    """``final`` once every pick of the search has its claim's seeds under the final protocol,
+    else how many of those runs are still to go."""
+    if not fp.PICKS:
+        return "in progress: the search has no picks yet (final_protocol.py picks)"
+    todo = {p: CLAIM_SEEDS - seeds.get(p, 0) for p in fp.PICKS if seeds.get(p, 0) < CLAIM_SEEDS}
+    if not todo:
+        found = f"{winner} beats" if winner else "no pick beats"
+        return (f"final: every pick ({', '.join(fp.PICKS)}) has {CLAIM_SEEDS} seeds; {found} {BASELINE} by more "
+                f"than twice the pooled seed std at no more latency")
+    left = ", ".join(f"{p} {seeds.get(p, 0)}/{CLAIM_SEEDS}" for p in todo)
+    return f"in progress: {sum(todo.values())} final-protocol runs of the search's picks to go (seeds done: {left})"
 
 
 def _front(xs, ys) -> list[int]:

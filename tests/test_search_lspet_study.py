@@ -30,6 +30,7 @@ def recorded(tmp_path, monkeypatch):
     monkeypatch.setattr(fp, "OUT", tmp_path)
     monkeypatch.setattr(fp, "MODELS", {**fp.MODELS, "cand_fast": "naive_litehrnet_18_coco",
                                        "cand_slow": "litehrnet_30_coco"})
+    monkeypatch.setattr(fp, "PICKS", ["cand_fast", "cand_slow"])
     lat = []
     for model, (scores, e1, ms) in RECORDED.items():
         for seed, pck in enumerate(scores):
@@ -76,6 +77,7 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(13 / 15)
     assert fid.loc[fp.search_score(), "cpu_hours"] == pytest.approx(6 * 60 / 3600)
     assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6 and v["ahead_needing_seeds"] == []
+    assert v["status"].startswith("final: every pick") and "cand_fast beats litehrnet_18" in v["status"]
     # the learning-curve extrapolation: every recorded curve has the same shape, so it ranks as epoch 1 does
     assert fid.loc["extrap_e3", "tau"] == pytest.approx(1.0)
     assert fid.loc["extrap_e3", "cpu_hours"] == pytest.approx(6 * 3 * 320 / 3600)    # 3 epochs of 320 s, 6 models
@@ -114,6 +116,7 @@ def test_a_win_inside_twice_the_seed_noise_is_a_tie(recorded):
     sl.main([])
     v = json.loads((recorded / "verdict.json").read_text())
     assert d.is_dir() and v["winner"] is None
+    assert v["status"].startswith("final:") and "no pick beats" in v["status"]
 
 
 def test_a_model_ahead_with_two_seeds_is_not_yet_a_winner(recorded):
@@ -122,6 +125,9 @@ def test_a_model_ahead_with_two_seeds_is_not_yet_a_winner(recorded):
     sl.main([])
     v = json.loads((recorded / "verdict.json").read_text())
     assert v["winner"] is None and v["ahead_needing_seeds"] == ["cand_fast"]
+    # one pick's run is missing: the verdict is not final and says what is left
+    assert v["status"].startswith("in progress: 1 final-protocol run") and "cand_fast 2/3" in v["status"]
+    assert "cand_slow" not in v["status"]
 
 
 def test_no_runs_is_an_error(tmp_path, monkeypatch):
