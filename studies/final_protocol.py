@@ -125,7 +125,7 @@ def make_config(model: str, seed: int, stop_epoch=None, data_root=None):
                        epochs=p["epochs"], batch=p["batch"], lr=p["lr"], workers=p["workers"], seed=seed,
                        device="cpu", out=str(d), resume=(d / "last.pt").is_file(), stop_epoch=stop_epoch,
                        checkpoint_every=p["checkpoint_every"], train_split=p["train_split"],
-                       val_split=p["val_split"], progress=False)
+                       val_split=p["val_split"], progress=False, threads=THREADS)
 
 
 def epochs_done(model: str, seed: int) -> int:
@@ -166,9 +166,7 @@ def slim_checkpoint(d: Path) -> Path:
 
 def train_chunk(model: str, seed: int, epochs: int = 1, data_root=None) -> int:
     """Train ``epochs`` more epochs of one run (resuming); score report-test when it finishes."""
-    import torch
     from archlab.train import train
-    torch.set_num_threads(THREADS)
     done = epochs_done(model, seed)
     if done < EPOCHS:
         stop = min(EPOCHS, done + epochs)

@@ -61,6 +61,7 @@ def test_accuracy_search_trains_every_trial(accuracy_search):
         assert 0.0 <= acc <= 100.0 and t.user_attrs["accuracy"] == acc
         metrics = pd.read_csv(run_dir / "trials" / f"{t.number:05d}" / "run" / "metrics.csv")
         assert math.isclose(100 * metrics["val_PCK@0.2"].max(), acc)
+        assert (metrics["threads"] == 1).all()    # the space names no thread count: trials train with 1
     assert done[0].user_attrs.get("baseline")
 
 

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -52,7 +53,8 @@ def test_config_defaults_roundtrip_and_errors(tmp_path):
     for kw, field in [({"data": "imagenet"}, "data"), ({"input_size": "128x97"}, "input_size"),
                       ({"input_size": "big"}, "input_size"), ({"epochs": 0}, "epochs"), ({"lr": -1.0}, "lr"),
                       ({"batch": 2.5}, "batch"), ({"device": "tpu"}, "device"), ({"amp": "yes"}, "amp"),
-                      ({"milestones": [5, 3]}, "milestones"), ({"limit_train": 0}, "limit_train")]:
+                      ({"milestones": [5, 3]}, "milestones"), ({"limit_train": 0}, "limit_train"),
+                      ({"threads": 0}, "threads"), ({"threads": "two"}, "threads")]:
         with pytest.raises(ConfigError, match=field):
             TrainConfig(**kw)
     (tmp_path / "bad.yaml").write_text("model: x\nbatchsize: 3\n")
@@ -165,7 +167,9 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tiny_spec, tmp_path):
     ck = load_checkpoint(tmp_path / "b" / "last.pt")
     assert (ck["epoch"], ck["step_in_epoch"], ck["global_step"]) == (1, 1, 4)
     # resume (with DataLoader workers this time: augmentation is seeded per sample, not per worker)
-    b2 = train(_cfg(tiny_spec, tmp_path / "b", resume=True, workers=1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)       # same thread count: no warning
+        b2 = train(_cfg(tiny_spec, tmp_path / "b", resume=True, workers=1))
     assert b2["global_step"] == 6 and not b2["stopped"]
     wa = load_checkpoint(tmp_path / "a" / "last.pt")
     wb = load_checkpoint(tmp_path / "b" / "last.pt")
@@ -182,6 +186,22 @@ def test_killed_mid_epoch_and_resumed_equals_uninterrupted(tiny_spec, tmp_path):
         train(_cfg(tiny_spec, tmp_path / "b", resume=True, batch=2))
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
         train(_cfg(tiny_spec, tmp_path / "c", resume=True))
+
+
+@needs_lspet
+def test_thread_count_is_set_recorded_and_a_changed_count_on_resume_warns(tiny_spec, tmp_path):
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    r = train(_cfg(tiny_spec, tmp_path / "t", epochs=2, threads=other), stop_after_steps=4)
+    assert r["stopped"] and torch.get_num_threads() == before       # the process's setting is restored
+    rows = [json.loads(x) for x in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["threads"] for row in rows] == [other]
+    assert load_checkpoint(tmp_path / "t" / "last.pt")["threads"] == other
+    # resuming with another count is allowed (a bigger machine) but said: the weights will differ
+    with pytest.warns(RuntimeWarning, match=f"trained with {other} intra-op threads and resumes with {before}"):
+        train(_cfg(tiny_spec, tmp_path / "t", epochs=2, resume=True))
+    rows = [json.loads(x) for x in (tmp_path / "t" / "metrics.jsonl").read_text().splitlines()]
+    assert [row["threads"] for row in rows] == [other, before]
 
 
 def _main(argv, capsys):

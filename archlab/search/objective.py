@@ -188,7 +188,9 @@ def short_train(spec, options: dict, trial_dir: Path) -> float:
     """Accuracy of ``spec`` after a short training run (``options``: a subset of
     :class:`archlab.train.TrainConfig` fields; defaults: LSPET at 128x96, 2 epochs). Returns the
     best validation score in percent (PCK@0.2 on LSPET). A trial folder holding a checkpoint is
-    resumed, so an interrupted trial loses at most ``checkpoint_every`` steps."""
+    resumed, so an interrupted trial loses at most ``checkpoint_every`` steps. Trials train with
+    1 intra-op thread unless ``options`` say ``threads``: a score must not depend on how many
+    workers shared the machine when it was earned (thread counts change the float sums)."""
     from ..train import TrainConfig, train
     bad = sorted(set(options) - TRAIN_KEYS)
     if bad:
@@ -199,7 +201,7 @@ def short_train(spec, options: dict, trial_dir: Path) -> float:
     spec.to_yaml(spec_path)
     run = trial_dir / "run"
     cfg = TrainConfig(**{"data": "lspet", "input_size": "128x96", "epochs": 2, "batch": 32, "workers": 2,
-                         **options}, model=str(spec_path), out=str(run), progress=False,
+                         "threads": 1, **options}, model=str(spec_path), out=str(run), progress=False,
                       resume=(run / "last.pt").exists())
     best = train(cfg)["best"]
     if best.get("value") is None:

@@ -152,7 +152,7 @@ def _parse_sampler(raw) -> dict:
 #: options of the ``training`` section (fields of :class:`archlab.train.TrainConfig` a search sets)
 TRAIN_KEYS = {"data", "data_root", "input_size", "epochs", "batch", "lr", "workers", "seed", "limit_train",
               "limit_val", "max_steps_per_epoch", "val_every", "device", "checkpoint_every", "flip_test",
-              "train_split", "val_split", "milestones"}
+              "train_split", "val_split", "milestones", "threads"}
 #: options of the ``latency`` section (see :func:`archlab.search.objective._default_latency`)
 LATENCY_KEYS = {"input_size": 4, "batch": 1, "threads": 1, "warmup": 0, "repeats": 1}
 #: text options of the ``latency`` section: ``method`` predict (from the spec, with this

@@ -63,6 +63,8 @@ def register(subparsers) -> None:
     _optional(t, "--limit-val", type=int, help="validate on the first N validation samples")
     _optional(t, "--val-every", type=int, help="validate every N epochs (default 1; always after the last)")
     _optional(t, "--checkpoint-every", type=int, help="also write last.pt every N steps (default 100; 0: off)")
+    _optional(t, "--threads", type=int, help="torch intra-op threads (default: the process's; recorded per epoch; "
+                                            "runs compared with each other should use the same count)")
     t.add_argument("--flip-test", action="store_true", default=None, help="flip test during validation")
     t.add_argument("--skip-bad-images", action="store_true", default=None,
                    help="skip unreadable images / broken annotations instead of stopping; the run lists them "
@@ -126,7 +128,7 @@ def config_from_args(args):
               "limit_train": "limit_train", "limit_val": "limit_val", "val_every": "val_every",
               "checkpoint_every": "checkpoint_every", "flip_test": "flip_test", "out": "out",
               "resume": "resume", "stop_epoch": "stop_epoch", "train_split": "train_split",
-              "val_split": "val_split", "skip_bad_images": "skip_bad_images"}
+              "val_split": "val_split", "skip_bad_images": "skip_bad_images", "threads": "threads"}
     for a, f in simple.items():
         v = getattr(args, a, None)
         if v is not None:

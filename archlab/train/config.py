@@ -54,7 +54,10 @@ class TrainConfig:
     pick ``best.pt``) on, among the dataset's registered splits (e.g. the search protocol's ``fit`` /
     ``search_val``).
     ``skip_bad_images`` drops unreadable images and broken annotations instead of stopping (the
-    run reports which). ``stop_epoch`` and ``resume`` describe one invocation, not the run:
+    run reports which). ``threads`` sets torch's intra-op threads for the call (None: the process's
+    setting); the count a run trained with is recorded in every metrics row and checkpoint, since
+    two thread counts give different float sums, so different weights from the same seed.
+    ``stop_epoch`` and ``resume`` describe one invocation, not the run:
     :meth:`run_record` (what a run folder's ``config.yaml`` holds) leaves them out.
     """
 
@@ -88,6 +91,7 @@ class TrainConfig:
     train_split: str = "train"
     val_split: str = "val"
     skip_bad_images: bool = False
+    threads: int | None = None
 
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
@@ -104,7 +108,7 @@ class TrainConfig:
             self._int(name, minimum=1)
         for name in ("workers", "seed", "checkpoint_every"):
             self._int(name, minimum=0)
-        for name in ("max_steps_per_epoch", "limit_train", "limit_val", "stop_epoch"):
+        for name in ("max_steps_per_epoch", "limit_train", "limit_val", "stop_epoch", "threads"):
             if getattr(self, name) is not None:
                 self._int(name, minimum=1)
         for name in ("lr", "gamma", "sigma"):

@@ -28,6 +28,7 @@ import json
 import math
 import os
 import time
+import warnings
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -46,7 +47,7 @@ __all__ = ["train", "JointsMSELoss", "RESUME_MAY_CHANGE"]
 #: config fields a resumed run may change; every other field must match the checkpoint's
 RESUME_MAY_CHANGE = frozenset({"out", "resume", "workers", "device", "progress", "val_every", "flip_test",
                                "limit_val", "checkpoint_every", "stop_epoch", "data_root", "amp",
-                               "channels_last", "deterministic", "skip_bad_images"})
+                               "channels_last", "deterministic", "skip_bad_images", "threads"})
 
 
 class JointsMSELoss(torch.nn.Module):
@@ -228,6 +229,9 @@ def train(config: TrainConfig, *, stop_after_steps: int | None = None, summary: 
     dist = _Dist()
     device = _device(config, dist)
     dist.init(device)
+    threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     try:
         run = _Run(config, dist, device)
         if run.nothing_to_do:
@@ -237,6 +241,7 @@ def train(config: TrainConfig, *, stop_after_steps: int | None = None, summary: 
             print(opening_summary(run), flush=True)
         return run.fit(stop_after_steps)
     finally:
+        torch.set_num_threads(threads)
         dist.destroy()
 
 
@@ -287,6 +292,11 @@ class _Run:
             self.best.update(ckpt.get("best") or {})
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{last_path}: cannot restore training state ({type(e).__name__}: {e})") from e
+        was = ckpt.get("threads")
+        if was is not None and was != torch.get_num_threads() and self.dist.main:
+            warnings.warn(f"{last_path} was trained with {was} intra-op threads and resumes with "
+                          f"{torch.get_num_threads()}: the run will not be bit-identical to an uninterrupted one "
+                          f"(set threads: {was} to match)", RuntimeWarning, stacklevel=2)
         return ckpt
 
     # -- setup ------------------------------------------------------------------------------------
@@ -382,6 +392,7 @@ class _Run:
             "epoch_accum": {k: float(v) for k, v in self.accum.items()}, "rng": rng_state(),
             "best": dict(self.best), "config": self.cfg.to_yaml(), "spec": self.spec.to_yaml(),
             "data": self.cfg.data, "joint_names": list(self.info.joint_names), "world_size": self.dist.world,
+            "threads": torch.get_num_threads(),
         }
         save_atomic(state, path)
 
@@ -469,7 +480,7 @@ class _Run:
         row = {"epoch": epoch + 1, "lr": lr, "train_loss": sums[0] / max(sums[1], 1),
                "images_per_s": sums[2] / max(sums[3] / dist.world, 1e-9),
                "data_wait_frac": sums[4] / max(sums[3], 1e-9), "steps": step, "global_step": self.global_step,
-               "epoch_time_s": sums[3] / dist.world}
+               "epoch_time_s": sums[3] / dist.world, "threads": torch.get_num_threads()}
         is_best = False
         if (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs:
             is_best = self._validate(row, epoch)
