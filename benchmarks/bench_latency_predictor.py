@@ -89,19 +89,27 @@ def _errors(pred, meas):
 
 
 def _refit_lines(table, specs, calib, own, own_calib, say, prefix=""):
-    """Accuracy with the table's scale refitted on its own calibration specs measured in this
+    """Accuracy with each calibration refitted on the table's calibration specs measured in this
     session, interleaved with the test specs (the machine's state of the moment, not the
     build's): what a user gets who re-measures the calibration networks before predicting."""
-    from archlab.cost.predictor import network_scale, predict_latency
-    pms = [predict_latency(s, table=table)["predicted_ms"] for s in specs]
-    raw = [predict_latency(c, table=table)["predicted_ms"] / network_scale(table) for c in calib]
-    for stat in ("cpu_median_ms", "cpu_min_ms"):
-        f = statistics.median(m[stat] / r for m, r in zip(own_calib, raw))
-        e = _errors([p / network_scale(table) * f for p in pms], [m[stat] for m in own])
-        name = f"{prefix}{stat.split('_')[1]}, scale refit here ({len(calib)} specs)"
-        say(f"{name:36s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} {e['mean']:>+9.1%}")
-    say(f"# {prefix}scale: {network_scale(table):.3f} fitted at the build, "
-        f"{statistics.median(m['cpu_median_ms'] / r for m, r in zip(own_calib, raw)):.3f} refit here (median)")
+    from archlab.cost.predictor import apply_calibration, fit_calibration, network_calibration, predict_ms
+    rs = [predict_ms(s, tuple(s.input_size), table, "none") for s in specs]
+    rc = [predict_ms(c, tuple(c.input_size), table, "none") for c in calib]
+    fits = []
+    for cal in ("linear", "scale"):
+        for stat in ("cpu_median_ms", "cpu_min_ms"):
+            f = fit_calibration([p for p, _ in rc], [n for _, n in rc], [m[stat] for m in own_calib], cal)
+            fits.append(f"{cal} {stat.split('_')[1]} {_fit_text(f)}")
+            e = _errors([apply_calibration(p, n, *f) for p, n in rs], [m[stat] for m in own])
+            name = f"{prefix}{cal}, {stat.split('_')[1]}, refit here ({len(calib)} specs)"
+            say(f"{name:44s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} "
+                f"{e['mean']:>+9.1%}")
+    say(f"# {prefix}fitted at the build: linear {_fit_text(network_calibration(table))}, scale "
+        f"{_fit_text(network_calibration(table, 'scale'))}; refit here: {'; '.join(fits)}")
+
+
+def _fit_text(fit) -> str:
+    return f"{fit[0]:.3f} x sum {fit[1] * 1e3:+.2f} us/kernel"
 
 
 def _measure_key(args) -> dict:
@@ -160,7 +168,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     import onnxruntime
     import torch
-    from archlab.cost.predictor import cpu_model, get_table, network_scale, predict_latency, random_specs
+    from archlab.cost.predictor import cpu_model, get_table, predict_latency, random_specs
 
     lines = []
 
@@ -187,7 +195,7 @@ def main(argv=None) -> int:
     say(f"# after runtime.measure_many of the first {len(helper)} specs: {_load()}" if helper
         else "# archlab.cost.runtime.measure_many not run: own timing only")
     preds = [predict_latency(s, table=table) for s in specs]
-    pms = [p["predicted_ms"] for p in preds]
+    scaled = [predict_latency(s, table=table, calibration="scale")["predicted_ms"] for s in specs]
     refs = {"thread CPU time, min": [m["cpu_min_ms"] for m in own],
             "thread CPU time, median": [m["cpu_median_ms"] for m in own],
             "wall time, min": [m["wall_min_ms"] for m in own]}
@@ -197,10 +205,13 @@ def main(argv=None) -> int:
         refs[f"measure_many wall, min ({k})"] = [h["min_ms"] for h in helper]
         refs[f"thread CPU time, min ({k})"] = refs["thread CPU time, min"][:k]
     say("")
-    say(f"{'reference (specs)':36s} {'within 10%':>10s} {'within 20%':>10s} {'median |err|':>12s} {'mean err':>9s}")
-    for name, ref in refs.items():
-        e = _errors(pms[:len(ref)], ref)
-        say(f"{name:36s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} {e['mean']:>+9.1%}")
+    say(f"{'calibration: reference (specs)':44s} {'within 10%':>10s} {'within 20%':>10s} {'median |err|':>12s} "
+        f"{'mean err':>9s}")
+    for cal, pms in (("linear", [p["predicted_ms"] for p in preds]), ("scale", scaled)):
+        for name, ref in refs.items():
+            e = _errors(pms[:len(ref)], ref)
+            say(f"{cal + ': ' + name:44s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} "
+                f"{e['mean']:>+9.1%}")
     if own_calib:
         _refit_lines(table, specs, calib, own, own_calib, say)
     if args.compare_grid:
@@ -224,12 +235,13 @@ def main(argv=None) -> int:
     with open(out.with_suffix(".csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["spec", "input_size", "stem", "transition", "blocks", "head", "kernels", "predicted_ms",
-                    "cpu_min_ms", "cpu_median_ms", "wall_min_ms", "wall_median_ms", "wall_iqr_ms",
+                    "predicted_scale_ms", "cpu_min_ms", "cpu_median_ms", "wall_min_ms", "wall_median_ms", "wall_iqr_ms",
                     "helper_median_ms", "helper_iqr_ms"])
-        for i, (s, p, m) in enumerate(zip(specs, preds, own)):
+        for i, (s, p, m, sc) in enumerate(zip(specs, preds, own, scaled)):
             h = helper[i] if helper and i < len(helper) else {}
             w.writerow([s.name, "x".join(map(str, s.input_size)), s.stem.type, s.transition,
                         "/".join(st.block for st in s.stages), s.head.type, p["kernels"], f"{p['predicted_ms']:.3f}",
+                        f"{sc:.3f}",
                         f"{m['cpu_min_ms']:.3f}", f"{m['cpu_median_ms']:.3f}", f"{m['wall_min_ms']:.3f}",
                         f"{m['wall_median_ms']:.3f}", f"{m['wall_iqr_ms']:.3f}", h.get("median_ms", ""),
                         h.get("iqr_ms", "")])

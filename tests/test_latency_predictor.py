@@ -7,8 +7,8 @@ import pytest
 from archlab.blocks.basic import basic_block_cost
 from archlab.cost.analytic import network_ops
 from archlab.cost.predictor import (PROFILE_COUNTER, KernelError, LatencyTable, LatencyTableError, build_table,
-                                    cache_key, key_digest, kernels_of, load_or_build, network_scale, predict_latency,
-                                    predict_ms)
+                                    cache_key, fit_calibration, key_digest, kernels_of, load_or_build,
+                                    network_calibration, network_scale, predict_latency, predict_ms)
 from archlab.cost.predictor.validate import measure_specs
 from archlab.nets.zoo import hrnet, litehrnet, sdhrnet
 from archlab.spec import HeadSpec
@@ -140,8 +140,44 @@ def test_network_scale_is_the_median_ratio_of_its_calibration_specs(table, monke
                                                      "scale_measured_ms": measured}, info=table.info)
     assert network_scale(scaled) == pytest.approx(statistics.median([2.0, 1.5, 3.0])) and seeds == [(3, 11)]
     for s, r in zip(specs, raw):
-        assert predict_ms(s, SIZE, scaled)[0] == pytest.approx(2.0 * r, rel=1e-9)
+        assert predict_ms(s, SIZE, scaled, "scale")[0] == pytest.approx(2.0 * r, rel=1e-9)
     assert network_scale(scaled) == pytest.approx(2.0) and seeds == [(3, 11)]      # fitted once
+
+
+def test_fit_calibration_recovers_a_factor_and_a_per_kernel_offset():
+    summed, kernels = [4.0, 10.0, 30.0, 80.0], [400, 300, 250, 200]
+    measured = [1.1 * p - 0.003 * n for p, n in zip(summed, kernels)]
+    s, b = fit_calibration(summed, kernels, measured)
+    assert s == pytest.approx(1.1) and b == pytest.approx(-0.003)
+    # one factor: the median ratio, no offset
+    import statistics
+    assert fit_calibration(summed, kernels, measured, "scale") == (
+        pytest.approx(statistics.median(m / p for p, m in zip(summed, measured))), 0.0)
+    # too few networks for two parameters, or a fit with a non-positive factor (measured times
+    # that fall as the summed kernels grow): one factor
+    assert fit_calibration(summed[:2], kernels[:2], measured[:2])[1] == 0.0
+    assert fit_calibration([1.0, 2.0, 3.0], [10, 10, 10], [3.0, 2.0, 1.0]) == (pytest.approx(1.0), 0.0)
+    assert fit_calibration([], [], []) == (1.0, 0.0)
+    with pytest.raises(ValueError, match="calibration: expected one of linear, scale"):
+        fit_calibration(summed, kernels, measured, "quadratic")
+
+
+def test_linear_calibration_predicts_factor_times_sum_plus_offset_per_kernel(table, monkeypatch):
+    from archlab.cost.predictor import sample
+    specs = _specs()
+    raw = [predict_ms(s, SIZE, table) for s in specs]           # no calibration networks: (sum, kernels)
+    monkeypatch.setattr(sample, "random_specs", lambda n, seed: specs[:n])
+    measured = [1.3 * p + 0.002 * n for p, n in raw]
+    cal = LatencyTable(table.key, table.samples, {**table.overhead, "scale_seed": 5, "scale_measured_ms": measured},
+                       info=table.info)
+    assert network_calibration(cal) == (pytest.approx(1.3), pytest.approx(0.002))
+    for s, m in zip(specs, measured):
+        assert predict_ms(s, SIZE, cal)[0] == pytest.approx(m, rel=1e-9)
+        d = predict_latency(s, input_size=SIZE, table=cal, calibration="scale")
+        assert d["calibration"] == "scale" and d["predicted_ms"] == pytest.approx(
+            network_scale(cal) * predict_ms(s, SIZE, table)[0], rel=1e-9)
+    with pytest.raises(ValueError, match="calibration"):
+        predict_latency(specs[0], input_size=SIZE, table=cal, calibration="none")
 
 
 def test_measure_specs_rejects_a_bad_burst():

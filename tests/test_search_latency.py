@@ -132,6 +132,32 @@ def test_study_records_its_latency_table_and_refuses_another(default_table, tmp_
     assert "latency_table" not in other.user_attrs
 
 
+def test_study_records_its_calibration_and_refuses_another(default_table, tmp_path):
+    from archlab.search.objective import LatencyTableMismatch
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+
+    def study(name):
+        return optuna.create_study(study_name=name, storage=storage, directions=["minimize", "minimize"],
+                                   sampler=optuna.samplers.RandomSampler(seed=0), load_if_exists=True)
+    linear = SearchSpace.from_dict(SPACE)
+    scale = SearchSpace.from_dict({**SPACE, "latency": {**SPACE["latency"], "calibration": "scale"}})
+    st = study("new")
+    st.optimize(make_objective(linear, tmp_path), n_trials=1)
+    assert optuna.load_study(study_name="new", storage=storage).user_attrs["latency_calibration"] == "linear"
+    with pytest.raises(LatencyTableMismatch, match="'linear' calibration.*asks for 'scale'.*calibration: linear"):
+        study("new").optimize(make_objective(scale, tmp_path), n_trials=1)
+    # a study that recorded its table before calibrations had names predicted with one factor
+    old = study("old")
+    old.set_user_attr("latency_table", key_digest(default_table.key))
+    with pytest.raises(LatencyTableMismatch, match="'scale' calibration"):
+        old.optimize(make_objective(linear, tmp_path), n_trials=1)
+    old.optimize(make_objective(scale, tmp_path), n_trials=1)
+    done = [t for t in study("old").trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 1 and study("old").user_attrs["latency_calibration"] == "scale"
+    with pytest.raises(SpaceError, match="latency.calibration"):
+        SearchSpace.from_dict({**SPACE, "latency": {**SPACE["latency"], "calibration": "quadratic"}})
+
+
 def test_a_named_table_file_predicts_on_any_machine_and_is_recorded_by_content(default_table, tmp_path):
     """``latency.table``: the study predicts with the file it names (committed with the study), not
     with this machine's cache; the study records the file's digest and refuses a changed file."""

@@ -31,6 +31,12 @@ def register(subparsers) -> None:
     p.add_argument("--no-check", action="store_true", help="skip the ONNX/compile vs eager output check")
     p.add_argument("--predict", action="store_true", help="predict from the spec (lookup table) instead of "
                    "measuring")
+    p.add_argument("--calibration", default="linear", choices=("linear", "scale", "none"),
+                   help="with --predict: summed kernels to a network's time by a factor plus a per-kernel offset "
+                        "(linear, default) or by one factor (scale), both fitted on the table's calibration networks, or "
+                        "summed as they are (none)")
+    p.add_argument("--table", metavar="JSON", help="with --predict: a latency table file (default: this machine's "
+                   "cached table, profiled on first use)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (same keys as the Python API)")
     p.set_defaults(func=cmd_latency)
 
@@ -70,7 +76,7 @@ def _predict(args):
     from ..nets.factory import resolve_spec
     spec = resolve_spec(args.target)
     return predict_latency(spec, runtime=args.runtime, threads=args.threads, batch=args.batch,
-                           input_size=args.input_size)
+                           input_size=args.input_size, table=args.table, calibration=args.calibration)
 
 
 def cmd_latency(args) -> int:
@@ -84,7 +90,8 @@ def cmd_latency(args) -> int:
                 size = d.get("input_size")
                 size = f"{size[0]}x{size[1]}" if isinstance(size, (list, tuple)) else size
                 print(f"{args.target}: predicted {d['predicted_ms']:.2f} ms in {d.get('runtime')}, input {size}, "
-                      f"batch {d.get('batch')}, {d.get('threads')} thread(s) (table: {d.get('table')})")
+                      f"batch {d.get('batch')}, {d.get('threads')} thread(s) (table: {d.get('table')}, "
+                      f"{d.get('calibration')} calibration)")
             return 0
         r = measure(args.target, args.runtime, input_size=args.input_size, batch=args.batch, threads=args.threads,
                     repeats=args.repeats, warmup=args.warmup, check=not args.no_check)

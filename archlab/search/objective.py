@@ -162,7 +162,22 @@ def check_latency_table(study: optuna.Study, options: dict) -> str:
             f"machine's table is {digest} ({ {k: table.key[k] for k in ('cpu', 'onnxruntime', 'vocab', 'grid')} }): "
             "their predictions are not comparable. Continue the study where its table is, or start a new "
             "study name or storage")
+    _check_calibration(study, options.get("calibration", "linear"), recorded_before=have is not None)
     return digest
+
+
+def _check_calibration(study: optuna.Study, calibration: str, recorded_before: bool) -> None:
+    """Record the predictor's calibration in ``study``, or refuse another one. A study that had
+    recorded its table but no calibration predicted before calibrations had names: with one factor."""
+    was = study.user_attrs.get("latency_calibration")
+    if was is None:
+        was = "scale" if recorded_before else calibration
+        study.set_user_attr("latency_calibration", was)
+    if was != calibration:
+        raise LatencyTableMismatch(
+            f"study {study.study_name!r} predicted its latencies with the {was!r} calibration, and the space asks "
+            f"for {calibration!r}: one front would mix the two. Set latency.calibration: {was} to continue it, or "
+            "start a new study name or storage")
 
 
 def _default_latency(spec, options: dict) -> float:
@@ -177,7 +192,8 @@ def _default_latency(spec, options: dict) -> float:
     if options.get("method", "predict") == "predict":
         from ..cost.predictor import predict_latency
         return float(predict_latency(spec, runtime=runtime, threads=threads, batch=batch, input_size=size,
-                                     table=options.get("table"))["predicted_ms"])
+                                     table=options.get("table"),
+                                     calibration=options.get("calibration", "linear"))["predicted_ms"])
     from ..cost.runtime import measure
     res = measure(spec.replace(input_size=size), runtime, batch=batch, threads=threads,
                   warmup=int(options.get("warmup", 2)), repeats=int(options.get("repeats", 5)))

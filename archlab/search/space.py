@@ -43,6 +43,7 @@ from typing import Any
 import yaml
 
 from .. import registry
+from ..cost.predictor.predict import CALIBRATIONS
 from ..spec import HeadSpec, NetworkSpec, SpecError, parse_size
 from .knobs import (KNOB_PATTERNS, Knob, SpaceError, _check_size, _decode, check_unique, expand_knob, is_option_knob,
                     describe_options, option_target, option_values)
@@ -156,8 +157,10 @@ TRAIN_KEYS = {"data", "data_root", "input_size", "epochs", "batch", "lr", "worke
 #: options of the ``latency`` section (see :func:`archlab.search.objective._default_latency`)
 LATENCY_KEYS = {"input_size": 4, "batch": 1, "threads": 1, "warmup": 0, "repeats": 1}
 #: text options of the ``latency`` section: ``method`` predict (from the spec, with this
-#: machine's latency table; the default) or measure; the ``runtime`` measured or predicted
-LATENCY_CHOICES = {"method": ("predict", "measure"), "runtime": ("onnxruntime", "eager", "compile")}
+#: machine's latency table; the default) or measure; the ``runtime`` measured or predicted; the
+#: predictor's ``calibration`` (:data:`archlab.cost.predictor.CALIBRATIONS`, default ``linear``)
+LATENCY_CHOICES = {"method": ("predict", "measure"), "runtime": ("onnxruntime", "eager", "compile"),
+                   "calibration": CALIBRATIONS}
 #: ``table``: a latency table file (JSON, as :meth:`LatencyTable.save` writes it) to predict with
 #: instead of this machine's cached one: a study that commits its table predicts the same
 #: latencies on every machine, and can be resumed anywhere

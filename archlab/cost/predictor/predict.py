@@ -17,7 +17,8 @@ from ..analytic import _check_input_size, _segments
 from .kernels import kernels_of
 from .table import LatencyTable, LatencyTableError, check_request, load_or_build
 
-__all__ = ["predict_latency", "predict_ms", "get_table"]
+__all__ = ["predict_latency", "predict_ms", "get_table", "network_calibration", "network_scale", "fit_calibration",
+           "apply_calibration", "CALIBRATIONS"]
 
 _TABLES: dict = {}
 _MEMO_MAX = 50000
@@ -49,6 +50,8 @@ def _load_path(path) -> LatencyTable:
     prediction (a search space's ``latency.table``) neither re-read it nor lose its memos, and a
     rewritten file is read again."""
     p = Path(path).resolve()
+    if not p.is_file():
+        raise FileNotFoundError(f"latency table not found: {path}")
     key = ("file", str(p), p.stat().st_mtime_ns)
     if key not in _TABLES:
         _TABLES[key] = LatencyTable.load(p)
@@ -175,31 +178,67 @@ def _network_entry(table: LatencyTable, segments) -> tuple:
     return _fold(table, None, [_entry(table, memo, b, nd, new, keep=nd) for _p, b, _s, nd in segments])
 
 
-def network_scale(table: LatencyTable) -> float:
-    """One factor from summed kernels to whole networks, fitted when first needed: the median of
-    measured / predicted over the table's calibration networks (``overhead['scale_measured_ms']``,
-    random specs of ``overhead['scale_seed']`` measured when the table was built). A kernel
-    profiled alone, its inputs just written by a producer, runs faster than inside a network
-    whose other kernels compete for the caches; this factor carries that. Fitted against the
-    median run (what ``archlab latency`` reports first): on a shared machine a network's fastest
-    run is 10-25% below its median, and the minimum of N runs drifts down as N grows. 1 for a
-    table without calibration networks."""
-    s = table.__dict__.get("_scale")
-    if s is None:
+#: How summed kernel times become a network's time, fitted on the table's calibration networks
+#: (random specs of ``overhead['scale_seed']`` measured when the table was built, median run):
+#:
+#: * ``linear`` (default): ``scale * kernel sum + per_kernel_ms * kernels``, by least relative
+#:   squares. Kernels timed inside profiled networks keep a few microseconds each of the
+#:   profiler's own time, which a factor cannot take out: with one factor small-kernel networks
+#:   (Lite-HRNet types, ~10 us per kernel) came out 15-25% slow and large-kernel ones 10% fast.
+#: * ``scale``: one factor, the median of measured / summed (what the LSPET search predicted with).
+#: * ``none``: the summed kernels as they are (for diagnostics and refits).
+CALIBRATIONS = ("linear", "scale", "none")
+
+
+def _check_calibration(calibration: str) -> str:
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration: expected one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
+    return calibration
+
+
+def fit_calibration(summed, kernels, measured, calibration: str = "linear") -> tuple[float, float]:
+    """``(scale, per_kernel_ms)`` from networks' summed kernel times (ms), kernel counts and
+    measured times (ms). ``linear`` minimises the squared relative error of
+    ``scale * summed + per_kernel_ms * kernels``; with fewer than 3 networks, or a fit that would
+    predict a non-positive time for one of them, it falls back to ``scale``."""
+    _check_calibration(calibration)
+    if not measured or calibration == "none":
+        return 1.0, 0.0
+    ratio = statistics.median(m / p for p, m in zip(summed, measured))
+    if calibration == "scale" or len(measured) < 3:
+        return ratio, 0.0
+    import numpy as np
+    m = np.asarray(measured, dtype=float)
+    A = np.column_stack([np.asarray(summed, dtype=float) / m, np.asarray(kernels, dtype=float) / m])
+    (s, b), *_ = np.linalg.lstsq(A, np.ones(len(m)), rcond=None)
+    if s <= 0 or np.any(A @ np.array([s, b]) <= 0):
+        return ratio, 0.0
+    return float(s), float(b)
+
+
+def network_calibration(table: LatencyTable, calibration: str = "linear") -> tuple[float, float]:
+    """``(scale, per_kernel_ms)`` of ``table`` under ``calibration`` (:data:`CALIBRATIONS`), fitted
+    on first use on the table's calibration networks; ``(1, 0)`` for a table without them."""
+    _check_calibration(calibration)
+    fits = table.__dict__.setdefault("_calibrations", {})
+    if calibration not in fits:
         measured = table.overhead.get("scale_measured_ms")
-        table._scale = 1.0                      # unscaled predictions while fitting
+        raw = []
         if measured:
             from .sample import random_specs
             specs = random_specs(len(measured), table.overhead["scale_seed"])
-            table._scale = statistics.median(m / predict_ms(sp, tuple(sp.input_size), table)[0]
-                                             for sp, m in zip(specs, measured))
-        s = table._scale
-    return s
+            raw = [_summed(sp, tuple(sp.input_size), table) for sp in specs]
+        fits[calibration] = fit_calibration([r[0] for r in raw], [r[1] for r in raw], measured or [], calibration)
+    return fits[calibration]
 
 
-def predict_ms(spec, input_size, table: LatencyTable) -> tuple[float, int]:
-    """``(predicted ms, kernel count)`` of a :class:`NetworkSpec` at ``input_size``."""
-    size = _check_input_size(spec, input_size)
+def network_scale(table: LatencyTable) -> float:
+    """The one-factor calibration's factor (``network_calibration(table, 'scale')[0]``)."""
+    return network_calibration(table, "scale")[0]
+
+
+def _summed(spec, size, table: LatencyTable) -> tuple[float, int]:
+    """``(per-run overhead + summed kernel times in ms, kernel count)``: the uncalibrated prediction."""
     gc_on = gc.isenabled()
     gc.disable()        # no reference cycles are made here; collections over the memos cost half the time
     try:
@@ -207,7 +246,20 @@ def predict_ms(spec, input_size, table: LatencyTable) -> tuple[float, int]:
     finally:
         if gc_on:
             gc.enable()
-    return (table.overhead["run_ms"] + total) * network_scale(table), n
+    return table.overhead["run_ms"] + total, n
+
+
+def predict_ms(spec, input_size, table: LatencyTable, calibration: str = "linear") -> tuple[float, int]:
+    """``(predicted ms, kernel count)`` of a :class:`NetworkSpec` at ``input_size`` (a
+    ``linear`` calibration is kept at or above half the scaled sum: a guard for networks of far
+    smaller kernels than any calibration network)."""
+    summed, n = _summed(spec, _check_input_size(spec, input_size), table)
+    return apply_calibration(summed, n, *network_calibration(table, calibration)), n
+
+
+def apply_calibration(summed: float, kernels: int, scale: float, per_kernel_ms: float) -> float:
+    """``scale * summed + per_kernel_ms * kernels``, kept at or above half the scaled sum."""
+    return max(scale * summed + per_kernel_ms * kernels, 0.5 * scale * summed)
 
 
 def _resolve(spec):
@@ -221,18 +273,20 @@ def _resolve(spec):
 
 
 def predict_latency(spec, *, runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, input_size=None,
-                    table=None) -> dict:
+                    table=None, calibration: str = "linear") -> dict:
     """Predicted inference latency of ``spec`` (a :class:`NetworkSpec`, zoo name or YAML path)
     in ``runtime`` with ``threads`` intra-op threads at ``batch``, from the spec alone.
 
     ``table``: a :class:`LatencyTable` or its path; default: this machine's cached table for
     the setting (profiled on first use, a few minutes). Returns ``predicted_ms``, ``runtime``,
     ``threads``, ``batch``, ``input_size`` ([h, w]), ``table`` (the table's path) and
-    ``kernels`` (how many kernels were summed)."""
+    ``kernels`` (how many kernels were summed) and ``calibration`` (:data:`CALIBRATIONS`: how the
+    summed kernels become a network's time)."""
     check_request(runtime, threads, batch)
+    _check_calibration(calibration)
     s = _resolve(spec)
     tab = get_table(runtime, threads, batch, table)
     size = _check_input_size(s, input_size)
-    ms, n = predict_ms(s, size, tab)
+    ms, n = predict_ms(s, size, tab, calibration)
     return {"predicted_ms": ms, "runtime": runtime, "threads": threads, "batch": batch, "input_size": list(size),
-            "table": tab.path, "kernels": n}
+            "table": tab.path, "kernels": n, "calibration": calibration}
