@@ -244,7 +244,8 @@ def accuracy_figure(t: pd.DataFrame, noise: float):
     fd = d.iloc[_front(list(d["latency_ms"]), list(d["pck_mean"]))]
     ax.plot(fd["latency_ms"], fd["pck_mean"], "--", color="tab:red", label=f"front in this plane (n={len(fd)})")
     for _, r in d.iterrows():
-        ax.annotate(f"{r['model']} ({int(r['seeds_done'])} seeds)", (r["latency_ms"], r["pck_mean"]),
+        n = int(r["seeds_done"])
+        ax.annotate(f"{r['model']} ({n} seed{'' if n == 1 else 's'})", (r["latency_ms"], r["pck_mean"]),
                     textcoords="offset points", xytext=(4, 4), fontsize=7)
     noise_txt = f"pooled seed std {noise:.2f}" if noise == noise else "seed std not yet measured"
     ax.set(xlabel="ONNX Runtime latency (ms; 128x96, batch 1, 1 thread; bars: IQR)",
