@@ -199,24 +199,72 @@ def finished(model: str, seed: int) -> bool:
     return epochs_done(model, seed) >= EPOCHS and (run_dir(model, seed) / "report_test.json").is_file()
 
 
+#: seeds a claim about a model needs (the verdict's rule)
+CLAIM_SEEDS = 3
+BASELINE = "litehrnet_18"
+
+
+def claim_runs(rows=None, latency=None) -> list:
+    """``(model, seed)`` runs that go before :data:`QUEUE`: the missing seeds of every searched
+    model whose report-test mean is ahead of Lite-HRNet-18's by more than twice the pooled seed
+    std, at no more measured latency (``latency.csv``, when it has both): the verdict can only
+    name such a model once it has :data:`CLAIM_SEEDS` seeds."""
+    from archlab.search.rank import pooled_std, verdict
+    scores: dict = {}
+    for r in collect() if rows is None else rows:
+        if r.get("report_test_PCK@0.2") is not None:
+            scores.setdefault(r["model"], []).append(r["report_test_PCK@0.2"])
+    if BASELINE not in scores:
+        return []
+    if latency is None:
+        f = OUT / "latency.csv"
+        latency = {}
+        if f.is_file():
+            import pandas as pd
+            latency = dict(pd.read_csv(f)[["model", "latency_ms"]].itertuples(index=False, name=None))
+    base, noise = sum(scores[BASELINE]) / len(scores[BASELINE]), pooled_std(scores.values())
+    out = []
+    for model, got in scores.items():
+        slower = model in latency and BASELINE in latency and latency[model] > latency[BASELINE]
+        if model in BASELINES or len(got) >= CLAIM_SEEDS or slower:
+            continue
+        if verdict(sum(got) / len(got), base, noise) == "A beats B":
+            out += [(model, s) for s in range(CLAIM_SEEDS) if not finished(model, s)]
+    return out
+
+
 def cmd_queue(a) -> int:
-    """Train the queue in order for at most ``--minutes``; runs another process holds are skipped."""
+    """Train the queue in order for at most ``--minutes`` (:func:`claim_runs` first, looked up
+    again after every finished run); runs another process holds are skipped."""
     t_end = time.time() + 60 * a.minutes
-    for model, seed in QUEUE:
+    while True:
+        todo = [r for r in claim_runs() + QUEUE if not finished(*r)]
+        took = _train_first_free(todo, t_end, a.data_root)
+        if took is None:
+            break
+        if took == "time":
+            print("time budget spent; run the same command again to continue", flush=True)
+            return 0
+    print("queue finished")
+    return 0
+
+
+def _train_first_free(todo: list, t_end: float, data_root):
+    """Train the first run of ``todo`` no other process holds to its end: the run, ``'time'`` if
+    the budget ran out first, or None when every run is taken or none is left."""
+    for model, seed in todo:
         if finished(model, seed):
             continue
         lock = _claim(model, seed)
         if lock is None:
-            print(f"{model} seed {seed}: another queue process trains it; next", flush=True)
             continue
         with lock:
             while not finished(model, seed):
                 if time.time() >= t_end:
-                    print("time budget spent; run the same command again to continue", flush=True)
-                    return 0
-                train_chunk(model, seed, 1, a.data_root)
-    print("queue finished")
-    return 0
+                    return "time"
+                train_chunk(model, seed, 1, data_root)
+        return (model, seed)
+    return None
 
 
 def collect() -> list:

@@ -348,3 +348,18 @@ def test_rung_scores_default_to_every_rung_but_the_final_protocols(monkeypatch):
     plan = fp.halving_plan()
     assert ran == [("litehrnet_18", fp.budget_name(r.budget()), 0) for r in plan.rungs[:-1]]
     assert ("litehrnet_18", "rung_10ep_all", 0) not in ran
+
+
+def test_queue_trains_the_missing_seeds_of_a_model_ahead_first(recorded):
+    import shutil
+    for model in ("cand_fast", "cand_slow"):
+        for seed in (1, 2):
+            shutil.rmtree(fp.run_dir(model, seed))
+    # cand_fast (48.0, 4.5 ms) is ahead of Lite-HRNet-18 (45.0, 5.0 ms) by more than twice the
+    # pooled std; cand_slow is further ahead but slower, so the verdict could not name it
+    assert fp.claim_runs() == [("cand_fast", 1), ("cand_fast", 2)]
+    # within twice the seed noise: no claim to make, nothing jumps the queue
+    (fp.run_dir("cand_fast", 0) / "report_test.json").write_text(json.dumps({"PCK@0.2": 45.5}))
+    assert fp.claim_runs() == []
+    # the baseline itself never jumps the queue, and nothing does before it has a score
+    assert fp.claim_runs(rows=[{"model": "cand_fast", "report_test_PCK@0.2": 60.0}]) == []
