@@ -145,6 +145,43 @@ def _measure(specs, args, say) -> list[dict]:
     return own
 
 
+def _accuracy_lines(predicted: dict, own: list, helper, say) -> None:
+    """Within +-10% / +-20%, median |error| and mean error of each calibration's predictions
+    against each reference timing."""
+    refs = {"thread CPU time, min": [m["cpu_min_ms"] for m in own],
+            "thread CPU time, median": [m["cpu_median_ms"] for m in own],
+            "wall time, min": [m["wall_min_ms"] for m in own]}
+    if helper:
+        k = len(helper)
+        refs[f"measure_many wall, median ({k})"] = [h["median_ms"] for h in helper]
+        refs[f"measure_many wall, min ({k})"] = [h["min_ms"] for h in helper]
+        refs[f"thread CPU time, min ({k})"] = refs["thread CPU time, min"][:k]
+    say("")
+    say(f"{'calibration: reference (specs)':44s} {'within 10%':>10s} {'within 20%':>10s} {'median |err|':>12s} "
+        f"{'mean err':>9s}")
+    for cal, pms in predicted.items():
+        for name, ref in refs.items():
+            e = _errors(pms[:len(ref)], ref)
+            say(f"{cal + ': ' + name:44s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} "
+                f"{e['mean']:>+9.1%}")
+
+
+def _write_csv(path: Path, specs, preds, scaled, own, helper) -> None:
+    """The per-spec table: the spec's shape, both calibrations' predictions and every reference."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["spec", "input_size", "stem", "transition", "blocks", "head", "kernels", "predicted_ms",
+                    "predicted_scale_ms", "cpu_min_ms", "cpu_median_ms", "wall_min_ms", "wall_median_ms", "wall_iqr_ms",
+                    "helper_median_ms", "helper_iqr_ms"])
+        for i, (s, p, m, sc) in enumerate(zip(specs, preds, own, scaled)):
+            h = helper[i] if helper and i < len(helper) else {}
+            w.writerow([s.name, "x".join(map(str, s.input_size)), s.stem.type, s.transition,
+                        "/".join(st.block for st in s.stages), s.head.type, p["kernels"], f"{p['predicted_ms']:.3f}",
+                        f"{sc:.3f}", f"{m['cpu_min_ms']:.3f}", f"{m['cpu_median_ms']:.3f}", f"{m['wall_min_ms']:.3f}",
+                        f"{m['wall_median_ms']:.3f}", f"{m['wall_iqr_ms']:.3f}", h.get("median_ms", ""),
+                        h.get("iqr_ms", "")])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=50, help="random specs (default 50)")
@@ -196,22 +233,7 @@ def main(argv=None) -> int:
         else "# archlab.cost.runtime.measure_many not run: own timing only")
     preds = [predict_latency(s, table=table) for s in specs]
     scaled = [predict_latency(s, table=table, calibration="scale")["predicted_ms"] for s in specs]
-    refs = {"thread CPU time, min": [m["cpu_min_ms"] for m in own],
-            "thread CPU time, median": [m["cpu_median_ms"] for m in own],
-            "wall time, min": [m["wall_min_ms"] for m in own]}
-    if helper:
-        k = len(helper)
-        refs[f"measure_many wall, median ({k})"] = [h["median_ms"] for h in helper]
-        refs[f"measure_many wall, min ({k})"] = [h["min_ms"] for h in helper]
-        refs[f"thread CPU time, min ({k})"] = refs["thread CPU time, min"][:k]
-    say("")
-    say(f"{'calibration: reference (specs)':44s} {'within 10%':>10s} {'within 20%':>10s} {'median |err|':>12s} "
-        f"{'mean err':>9s}")
-    for cal, pms in (("linear", [p["predicted_ms"] for p in preds]), ("scale", scaled)):
-        for name, ref in refs.items():
-            e = _errors(pms[:len(ref)], ref)
-            say(f"{cal + ': ' + name:44s} {e['within10']:>10.0%} {e['within20']:>10.0%} {e['median_abs']:>12.1%} "
-                f"{e['mean']:>+9.1%}")
+    _accuracy_lines({"linear": [p["predicted_ms"] for p in preds], "scale": scaled}, own, helper, say)
     if own_calib:
         _refit_lines(table, specs, calib, own, own_calib, say)
     if args.compare_grid:
@@ -232,19 +254,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
-    with open(out.with_suffix(".csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["spec", "input_size", "stem", "transition", "blocks", "head", "kernels", "predicted_ms",
-                    "predicted_scale_ms", "cpu_min_ms", "cpu_median_ms", "wall_min_ms", "wall_median_ms", "wall_iqr_ms",
-                    "helper_median_ms", "helper_iqr_ms"])
-        for i, (s, p, m, sc) in enumerate(zip(specs, preds, own, scaled)):
-            h = helper[i] if helper and i < len(helper) else {}
-            w.writerow([s.name, "x".join(map(str, s.input_size)), s.stem.type, s.transition,
-                        "/".join(st.block for st in s.stages), s.head.type, p["kernels"], f"{p['predicted_ms']:.3f}",
-                        f"{sc:.3f}",
-                        f"{m['cpu_min_ms']:.3f}", f"{m['cpu_median_ms']:.3f}", f"{m['wall_min_ms']:.3f}",
-                        f"{m['wall_median_ms']:.3f}", f"{m['wall_iqr_ms']:.3f}", h.get("median_ms", ""),
-                        h.get("iqr_ms", "")])
+    _write_csv(out.with_suffix(".csv"), specs, preds, scaled, own, helper)
     print(f"wrote {out} and {out.with_suffix('.csv')}")
     return 0
 
