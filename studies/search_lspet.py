@@ -96,10 +96,24 @@ def measure_latency(models: list) -> pd.DataFrame:
     import time as _time
     res = fp.measured_latency([fp.model_spec(m) for m in models])
     stamp = _time.strftime("%Y-%m-%d %H:%M UTC", _time.gmtime())
-    return pd.DataFrame([{"model": m, "latency_ms": r.median_ms, "latency_iqr_ms": r.iqr_ms, "latency_min_ms": r.min_ms,
-                          "runtime": "onnxruntime", "threads": 1, "batch": 1, "repeats": 21,
-                          "load_avg_1m": r.machine.get("load_avg_1m"), "measured": stamp}
-                         for m, r in zip(models, res)])
+    base = res[models.index(BASELINE)].times_ms if BASELINE in models else None
+    rows = []
+    for m, r in zip(models, res):
+        ratio = paired_ratio(r.times_ms, base) if base else (math.nan,) * 3
+        rows.append({"model": m, "latency_ms": r.median_ms, "latency_iqr_ms": r.iqr_ms, "latency_min_ms": r.min_ms,
+                     "ratio_to_baseline": ratio[0], "ratio_lo": ratio[1], "ratio_hi": ratio[2],
+                     "runtime": "onnxruntime", "threads": 1, "batch": 1, "repeats": 21,
+                     "load_avg_1m": r.machine.get("load_avg_1m"), "measured": stamp})
+    return pd.DataFrame(rows)
+
+
+def paired_ratio(times, base, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Median over interleaved rounds of ``times[i] / base[i]`` (the same round: the machine's
+    state of that moment hits both), with a 95% bootstrap interval over rounds."""
+    import numpy as np
+    r = np.asarray(times, dtype=float) / np.asarray(base, dtype=float)
+    boot = np.median(np.random.default_rng(seed).choice(r, size=(n_boot, len(r))), axis=1)
+    return float(np.median(r)), float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
 
 
 def add_latency(t: pd.DataFrame, measure: bool) -> pd.DataFrame:
@@ -187,6 +201,7 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
         tau = _num(fid.loc[fid["score"] == fp.search_score(), "tau"].iloc[0])
     out = {"status": None, "winner": None, "winner_checkpoint": None,
            "baseline_checkpoint": _checkpoint(BASELINE), "winner_pck_mean": None, "winner_pck_std": None,
+           "winner_latency_ratio": None,
            "baseline_pck_mean": b_mean, "baseline_pck_std": None if base.empty else _num(base["pck_std"].iloc[0]),
            "kendall_tau": tau, "search_score": fp.search_score(),
            "n_models": int(t["pck_mean"].notna().sum()),
@@ -194,17 +209,27 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
            "pooled_seed_std": _num(noise), "protocol": fp.PROTOCOL}
     out["ahead_needing_seeds"] = []
     for _, row in t[~t["model"].isin(fp.BASELINES)].dropna(subset=["pck_mean"]).iterrows():
-        faster = b_lat is not None and _num(row.get("latency_ms")) is not None and row["latency_ms"] <= b_lat
+        faster = no_slower(row, b_lat)
         if not (faster and verdict(row["pck_mean"], b_mean if b_mean is not None else math.nan, noise) == "A beats B"):
             continue
         if row["seeds_done"] < CLAIM_SEEDS:      # a claim needs 3 seeds: ahead, but not yet a winner
             out["ahead_needing_seeds"].append(row["model"])
         elif out["winner"] is None or row["pck_mean"] > out["winner_pck_mean"]:
             out.update(winner=row["model"], winner_pck_mean=_num(row["pck_mean"]),
-                       winner_pck_std=_num(row["pck_std"]), winner_checkpoint=_checkpoint(row["model"]))
+                       winner_pck_std=_num(row["pck_std"]), winner_checkpoint=_checkpoint(row["model"]),
+                       winner_latency_ratio=[_num(row.get(k)) for k in ("ratio_to_baseline", "ratio_lo", "ratio_hi")])
     out["status"] = verdict_status(out["seeds"], out["winner"])
     (fp.OUT / "verdict.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
+
+
+def no_slower(row, base_ms) -> bool:
+    """At no more ONNX Runtime latency than the baseline: the median of the per-round ratios of one
+    interleaved timing (``ratio_to_baseline``) at most 1 where it was measured, else the medians."""
+    ratio = _num(row.get("ratio_to_baseline"))
+    if ratio is not None:
+        return ratio <= 1.0
+    return base_ms is not None and _num(row.get("latency_ms")) is not None and row["latency_ms"] <= base_ms
 
 
 def verdict_status(seeds: dict, winner) -> str:

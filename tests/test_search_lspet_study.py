@@ -363,3 +363,26 @@ def test_queue_trains_the_missing_seeds_of_a_model_ahead_first(recorded):
     assert fp.claim_runs() == []
     # the baseline itself never jumps the queue, and nothing does before it has a score
     assert fp.claim_runs(rows=[{"model": "cand_fast", "report_test_PCK@0.2": 60.0}]) == []
+
+
+def test_latency_is_compared_per_interleaved_round(recorded):
+    # the same round hits both networks alike: 0.9 in every round is 0.9 whatever the drift
+    base = [10.0, 12.0, 30.0, 11.0]
+    assert sl.paired_ratio([0.9 * b for b in base], base) == pytest.approx((0.9, 0.9, 0.9))
+    lo, hi = sl.paired_ratio([9.0, 13.0, 29.0, 12.0], base)[1:]
+    assert lo < 1.0 < hi
+    # where the ratio was measured it decides "no more latency", not the two medians
+    lat = pd.read_csv(recorded / "latency.csv")
+    lat["ratio_to_baseline"] = [1.0, 1.8, 2.0, 1.6, 1.05, 2.4]      # cand_fast: 4.5 vs 5.0 ms, but 5% slower paired
+    lat.to_csv(recorded / "latency.csv", index=False)
+    sl.main([])
+    v = json.loads((recorded / "verdict.json").read_text())
+    assert v["winner"] is None and v["ahead_needing_seeds"] == []
+    lat["ratio_to_baseline"] = [1.0, 1.8, 2.0, 1.6, 0.93, 2.4]
+    lat["ratio_lo"], lat["ratio_hi"] = lat["ratio_to_baseline"] - 0.02, lat["ratio_to_baseline"] + 0.02
+    lat.to_csv(recorded / "latency.csv", index=False)
+    sl.main([])
+    v = json.loads((recorded / "verdict.json").read_text())
+    assert v["winner"] == "cand_fast" and v["winner_latency_ratio"] == pytest.approx([0.93, 0.91, 0.95])
+    slower = fp._slower_than_baseline()
+    assert not slower["cand_fast"] and slower["cand_slow"] and not slower["litehrnet_18"]
