@@ -171,13 +171,14 @@ def test_linear_calibration_predicts_factor_times_sum_plus_offset_per_kernel(tab
     cal = LatencyTable(table.key, table.samples, {**table.overhead, "scale_seed": 5, "scale_measured_ms": measured},
                        info=table.info)
     assert network_calibration(cal) == (pytest.approx(1.3), pytest.approx(0.002))
-    for s, m in zip(specs, measured):
+    for s, m, r in zip(specs, measured, raw):
         assert predict_ms(s, SIZE, cal)[0] == pytest.approx(m, rel=1e-9)
+        assert predict_ms(s, SIZE, cal, "none") == (pytest.approx(r[0], rel=1e-12), r[1])
         d = predict_latency(s, input_size=SIZE, table=cal, calibration="scale")
         assert d["calibration"] == "scale" and d["predicted_ms"] == pytest.approx(
             network_scale(cal) * predict_ms(s, SIZE, table)[0], rel=1e-9)
     with pytest.raises(ValueError, match="calibration"):
-        predict_latency(specs[0], input_size=SIZE, table=cal, calibration="none")
+        predict_latency(specs[0], input_size=SIZE, table=cal, calibration="quadratic")
 
 
 def test_measure_specs_rejects_a_bad_burst():

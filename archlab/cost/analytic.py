@@ -249,7 +249,8 @@ def _materialise(segments, base: str | None = None, out: list | None = None) -> 
 
 
 #: ``(block, cin, width, (h, w), options)`` -> ``(relative ops, summary, out shape)``;
-#: fuse paths likewise. Bounded; :func:`clear_caches` empties it.
+#: multi-branch blocks (all branches' shapes) and fuse paths likewise. Bounded;
+#: :func:`clear_caches` empties it.
 _BLOCK_MEMO: dict = {}
 _BLOCK_MEMO_MAX = 8192
 
@@ -313,11 +314,12 @@ def _module_cost_raw(shapes, mp) -> tuple:
         bw = [s[0] for s in shapes]
         sizes = [s[1:] for s in shapes]
         for k in range(mp.num_blocks[0]):
-            r = fn(bw, hw=sizes, prefix="", **opts)
-            body = tuple(r)
-            seq.leaf(f"branches.{k}", body, _summarise(body))
-            bw = [s[0] for s in r.out]
-            sizes = [s[1:] for s in r.out]
+            body, summary, out = _memo(
+                (mp.block, "multi_branch", tuple(bw), tuple(map(tuple, sizes)), mp.options),
+                lambda bw=bw, sizes=sizes: fn(bw, hw=sizes, prefix="", **opts))
+            seq.leaf(f"branches.{k}", body, summary)
+            bw = [s[0] for s in out]
+            sizes = [s[1:] for s in out]
         xs = [(c, *s) for c, s in zip(bw, sizes)]
     else:
         xs = []
