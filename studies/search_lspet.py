@@ -201,7 +201,7 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
         tau = _num(fid.loc[fid["score"] == fp.search_score(), "tau"].iloc[0])
     out = {"status": None, "winner": None, "winner_checkpoint": None,
            "baseline_checkpoint": _checkpoint(BASELINE), "winner_pck_mean": None, "winner_pck_std": None,
-           "winner_latency_ratio": None,
+           "winner_latency_ratio": None, "winner_origin": None,
            "baseline_pck_mean": b_mean, "baseline_pck_std": None if base.empty else _num(base["pck_std"].iloc[0]),
            "kendall_tau": tau, "search_score": fp.search_score(),
            "n_models": int(t["pck_mean"].notna().sum()),
@@ -215,8 +215,9 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
         if row["seeds_done"] < CLAIM_SEEDS:      # a claim needs 3 seeds: ahead, but not yet a winner
             out["ahead_needing_seeds"].append(row["model"])
         elif out["winner"] is None or row["pck_mean"] > out["winner_pck_mean"]:
-            out.update(winner=row["model"], winner_pck_mean=_num(row["pck_mean"]),
-                       winner_pck_std=_num(row["pck_std"]), winner_checkpoint=_checkpoint(row["model"]),
+            out.update(winner=row["model"], winner_origin=origin(row["model"]),
+                       winner_pck_mean=_num(row["pck_mean"]), winner_pck_std=_num(row["pck_std"]),
+                       winner_checkpoint=_checkpoint(row["model"]),
                        winner_latency_ratio=[_num(row.get(k)) for k in ("ratio_to_baseline", "ratio_lo", "ratio_hi")])
     out["status"] = verdict_status(out["seeds"], out["winner"])
     (fp.OUT / "verdict.json").write_text(json.dumps(out, indent=2) + "\n")
@@ -232,17 +233,28 @@ def no_slower(row, base_ms) -> bool:
     return base_ms is not None and _num(row.get("latency_ms")) is not None and row["latency_ms"] <= base_ms
 
 
+def origin(model: str) -> str:
+    """Where a study model comes from (the verdict names it for its winner)."""
+    if model in fp.PICKS:
+        return "a pick of the successive-halving search (final_protocol.py picks)"
+    if model.startswith("span_"):
+        return "a random draw of the search space (studies/draw_specs.py), trained to span it"
+    return "a hand-designed baseline" if model in fp.BASELINES else "another model of the study"
+
+
 def verdict_status(seeds: dict, winner) -> str:
-    """``final`` once every pick of the search has its claim's seeds under the final protocol,
-    else how many of those runs are still to go."""
+    """``final`` once a model of the search space beats the baseline with its claim's seeds, or
+    every pick of the search has them without one; else how many pick runs are still to go."""
+    todo = {p: CLAIM_SEEDS - seeds.get(p, 0) for p in fp.PICKS if seeds.get(p, 0) < CLAIM_SEEDS}
+    left = ", ".join(f"{p} {seeds.get(p, 0)}/{CLAIM_SEEDS}" for p in todo)
+    rule = f"{BASELINE} by more than twice the pooled seed std at no more latency ({CLAIM_SEEDS} seeds)"
+    if winner:
+        tail = f"; the picks' runs still to go: {left}" if todo else ""
+        return f"final: {winner} ({origin(winner)}) beats {rule}{tail}"
     if not fp.PICKS:
         return "in progress: the search has no picks yet (final_protocol.py picks)"
-    todo = {p: CLAIM_SEEDS - seeds.get(p, 0) for p in fp.PICKS if seeds.get(p, 0) < CLAIM_SEEDS}
     if not todo:
-        found = f"{winner} beats" if winner else "no pick beats"
-        return (f"final: every pick ({', '.join(fp.PICKS)}) has {CLAIM_SEEDS} seeds; {found} {BASELINE} by more "
-                f"than twice the pooled seed std at no more latency")
-    left = ", ".join(f"{p} {seeds.get(p, 0)}/{CLAIM_SEEDS}" for p in todo)
+        return f"final: every pick ({', '.join(fp.PICKS)}) has {CLAIM_SEEDS} seeds; no model of the space beats {rule}"
     return f"in progress: {sum(todo.values())} final-protocol runs of the search's picks to go (seeds done: {left})"
 
 

@@ -77,7 +77,9 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(13 / 15)
     assert fid.loc[fp.search_score(), "cpu_hours"] == pytest.approx(6 * 60 / 3600)
     assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6 and v["ahead_needing_seeds"] == []
-    assert v["status"].startswith("final: every pick") and "cand_fast beats litehrnet_18" in v["status"]
+    assert v["status"].startswith("final: cand_fast (a pick of the successive-halving search")
+    assert "beats litehrnet_18 by more than twice" in v["status"] and "still to go" not in v["status"]
+    assert v["winner_origin"].startswith("a pick")
     # the learning-curve extrapolation: every recorded curve has the same shape, so it ranks as epoch 1 does
     assert fid.loc["extrap_e3", "tau"] == pytest.approx(1.0)
     assert fid.loc["extrap_e3", "cpu_hours"] == pytest.approx(6 * 3 * 320 / 3600)    # 3 epochs of 320 s, 6 models
@@ -116,7 +118,7 @@ def test_a_win_inside_twice_the_seed_noise_is_a_tie(recorded):
     sl.main([])
     v = json.loads((recorded / "verdict.json").read_text())
     assert d.is_dir() and v["winner"] is None
-    assert v["status"].startswith("final:") and "no pick beats" in v["status"]
+    assert v["status"].startswith("final: every pick") and "no model of the space beats" in v["status"]
 
 
 def test_a_model_ahead_with_two_seeds_is_not_yet_a_winner(recorded):
@@ -386,3 +388,15 @@ def test_latency_is_compared_per_interleaved_round(recorded):
     assert v["winner"] == "cand_fast" and v["winner_latency_ratio"] == pytest.approx([0.93, 0.91, 0.95])
     slower = fp._slower_than_baseline()
     assert not slower["cand_fast"] and slower["cand_slow"] and not slower["litehrnet_18"]
+
+
+def test_a_winner_outside_the_picks_is_named_with_its_origin(recorded, monkeypatch):
+    import shutil
+    monkeypatch.setattr(fp, "PICKS", ["cand_slow"])      # cand_fast is then not one of the search's picks
+    shutil.rmtree(fp.run_dir("cand_slow", 2))
+    sl.main([])
+    v = json.loads((recorded / "verdict.json").read_text())
+    assert v["winner"] == "cand_fast" and v["winner_origin"] == "another model of the study"
+    assert v["status"].startswith("final: cand_fast") and "still to go: cand_slow 2/3" in v["status"]
+    assert sl.origin("span_2").startswith("a random draw of the search space")
+    assert sl.origin("litehrnet_18") == "a hand-designed baseline"
