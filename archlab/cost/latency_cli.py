@@ -32,9 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--predict", action="store_true", help="predict from the spec (lookup table) instead of "
                    "measuring")
     p.add_argument("--calibration", default="linear", choices=("linear", "scale", "none"),
-                   help="with --predict: summed kernels to a network's time by a factor plus a per-kernel offset "
-                        "(linear, default) or by one factor (scale), both fitted on the table's calibration networks, or "
-                        "summed as they are (none)")
+                   help="with --predict: summed kernels to a network's time by a factor plus a per-kernel "
+                        "offset (linear, default) or by one factor (scale), both fitted on the table's "
+                        "calibration networks, or summed as they are (none)")
     p.add_argument("--table", metavar="JSON", help="with --predict: a latency table file (default: this machine's "
                    "cached table, profiled on first use)")
     p.add_argument("--json", action="store_true", help="print the result as JSON (same keys as the Python API)")

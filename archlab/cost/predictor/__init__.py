@@ -10,8 +10,8 @@ table of profiled kernels, without building the network.
 * :mod:`.sample` -- random specs across the option space (profiling grid, benchmark, tests).
 """
 from .kernels import VOCAB_VERSION, KernelError, kernels_of, kernels_of_spec, subkind
-from .predict import (CALIBRATIONS, apply_calibration, fit_calibration, get_table, network_calibration, network_scale, predict_latency,
-                      predict_ms)
+from .predict import (CALIBRATIONS, apply_calibration, fit_calibration, get_table, network_calibration,
+                      network_scale, predict_latency, predict_ms)
 from .profile import PROFILE_COUNTER
 from .sample import random_spec, random_specs
 from .table import (GRIDS, RUNTIMES, LatencyTable, LatencyTableError, build_table, cache_dir, cache_key, cpu_model,
