@@ -91,11 +91,14 @@ def search_score() -> str:
 
 #: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), the spanning
 #: models, then the search's picks (seed 0 of every pick before any seed 1: the rank-fidelity table
-#: and a first look at the verdict need one run each) ahead of the last span draws
+#: and a first look at the verdict need one run each) ahead of the last span draws, then the second
+#: seed of every model that has one
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
          ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(3)),
-         *((m, s) for s in range(3) for m in PICKS), ("span_3", 0), ("span_4", 0), ("hrnet_w16_small", 1)]
+         *((m, s) for s in range(3) for m in PICKS), ("span_3", 0), ("span_4", 0), ("hrnet_w16_small", 1),
+         # item 2: at least 2 seeds for every model compared
+         *((m, 1) for m in ("litehrnet_30", "sdhrnet_scr_w16_small", "span_0", "span_1", "span_3", "span_4"))]
 
 
 def model_source(model: str) -> str:
