@@ -33,10 +33,10 @@ import final_protocol as fp  # noqa: E402
 
 from archlab.search.rank import extrapolate_curve, fidelity_table, pooled_std, verdict  # noqa: E402
 
-BASELINE = "litehrnet_18"
+BASELINE = fp.BASELINE
 FINAL = "report_test_PCK@0.2"
 #: seeds a model needs before a claim about it is made (issue 11 item 2)
-CLAIM_SEEDS = 3
+CLAIM_SEEDS = fp.CLAIM_SEEDS
 
 
 def run_metrics(model: str, seed: int) -> list[dict]:
@@ -209,7 +209,7 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
            "pooled_seed_std": _num(noise), "protocol": fp.PROTOCOL}
     out["ahead_needing_seeds"] = []
     for _, row in t[~t["model"].isin(fp.BASELINES)].dropna(subset=["pck_mean"]).iterrows():
-        faster = no_slower(row, b_lat)
+        faster = fp.no_slower(row.get("ratio_to_baseline"), row.get("latency_ms"), b_lat)
         if not (faster and verdict(row["pck_mean"], b_mean if b_mean is not None else math.nan, noise) == "A beats B"):
             continue
         if row["seeds_done"] < CLAIM_SEEDS:      # a claim needs 3 seeds: ahead, but not yet a winner
@@ -222,15 +222,6 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
     out["status"] = verdict_status(out["seeds"], out["winner"])
     (fp.OUT / "verdict.json").write_text(json.dumps(out, indent=2) + "\n")
     return out
-
-
-def no_slower(row, base_ms) -> bool:
-    """At no more ONNX Runtime latency than the baseline: the median of the per-round ratios of one
-    interleaved timing (``ratio_to_baseline``) at most 1 where it was measured, else the medians."""
-    ratio = _num(row.get("ratio_to_baseline"))
-    if ratio is not None:
-        return ratio <= 1.0
-    return base_ms is not None and _num(row.get("latency_ms")) is not None and row["latency_ms"] <= base_ms
 
 
 def origin(model: str) -> str:

@@ -162,11 +162,11 @@ def check_latency_table(study: optuna.Study, options: dict) -> str:
             f"machine's table is {digest} ({ {k: table.key[k] for k in ('cpu', 'onnxruntime', 'vocab', 'grid')} }): "
             "their predictions are not comparable. Continue the study where its table is, or start a new "
             "study name or storage")
-    _check_calibration(study, options.get("calibration", "linear"), recorded_before=have is not None)
+    _check_study_calibration(study, options.get("calibration", "linear"), recorded_before=have is not None)
     return digest
 
 
-def _check_calibration(study: optuna.Study, calibration: str, recorded_before: bool) -> None:
+def _check_study_calibration(study: optuna.Study, calibration: str, recorded_before: bool) -> None:
     """Record the predictor's calibration in ``study``, or refuse another one. A study that had
     recorded its table but no calibration predicted before calibrations had names: with one factor."""
     was = study.user_attrs.get("latency_calibration")

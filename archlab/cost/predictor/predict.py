@@ -223,11 +223,14 @@ def network_calibration(table: LatencyTable, calibration: str = "linear") -> tup
     fits = table.__dict__.setdefault("_calibrations", {})
     if calibration not in fits:
         measured = table.overhead.get("scale_measured_ms")
-        raw = []
-        if measured:
-            from .sample import random_specs
-            specs = random_specs(len(measured), table.overhead["scale_seed"])
-            raw = [_summed(sp, tuple(sp.input_size), table) for sp in specs]
+        raw = table.__dict__.get("_calibration_sums")
+        if raw is None:
+            raw = []
+            if measured:
+                from .sample import random_specs
+                specs = random_specs(len(measured), table.overhead["scale_seed"])
+                raw = [_summed(sp, tuple(sp.input_size), table) for sp in specs]
+            table._calibration_sums = raw
         fits[calibration] = fit_calibration([r[0] for r in raw], [r[1] for r in raw], measured or [], calibration)
     return fits[calibration]
 
