@@ -95,10 +95,11 @@ def search_score() -> str:
 #: seed of every model that has one
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
-         ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(3)),
-         *((m, s) for s in range(3) for m in PICKS), ("span_3", 0), ("span_4", 0), ("hrnet_w16_small", 1),
-         # item 2: at least 2 seeds for every model compared
-         *((m, 1) for m in ("litehrnet_30", "sdhrnet_scr_w16_small", "span_0", "span_1", "span_3", "span_4"))]
+         ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(3)), *((m, 0) for m in PICKS),
+         # item 2: at least 2 seeds for every model compared, before more models; cheapest first
+         *((m, 1) for m in ("pick_2", "hrnet_w16_small", "pick_1", "sdhrnet_scr_w16_small", "pick_0",
+                            "span_0", "span_1", "litehrnet_30")),
+         *((m, 2) for m in PICKS), *((m, s) for s in range(2) for m in ("span_3", "span_4"))]
 
 
 def model_source(model: str) -> str:
