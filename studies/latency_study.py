@@ -83,7 +83,7 @@ def measure_compile(name, size, args, batch: int = 1, threads: int = 1) -> list:
     (with Inductor's compile workers: its own process group) after ``--compile-timeout`` seconds."""
     cmd = [sys.executable, __file__, "--compile-worker", name, size, "--repeats", str(args.repeats),
            "--warmup", str(args.warmup), "--batches", str(batch), "--threads", str(threads)]
-    env = dict(os.environ, TORCHINDUCTOR_COMPILE_THREADS="1")
+    env = dict(os.environ, TORCHINDUCTOR_COMPILE_THREADS=str(threads))   # compile with the threads it runs on
     base = {"model": name, "input": size, "runtime": "compile", "batch": batch, "threads": threads}
     t0 = time.time()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
