@@ -13,8 +13,13 @@ minimum per-run *thread CPU time* is the reference on a shared machine (time spe
 does not count; minimum wall time is reported beside it). Prints the fraction of specs predicted
 within +-10% (and +-20%), the median absolute error, and the prediction speed in specs/s
 (min / median over ``--speed-repeats`` passes over the specs, memoised kernels: what a search
-sees), one cold pass (memos cleared) and one stream of ``--stream`` never-seen specs from cold
-memos. Writes the report and a per-spec CSV beside it.
+sees), one cold pass (memos cleared), one stream of ``--stream`` never-seen specs from cold
+memos and the next ``--stream`` (memos kept). Writes the report and a per-spec CSV beside it.
+
+    python benchmarks/bench_latency_predictor.py --speed-only --table reports/search_lspet/latency_table.json \
+        --out reports/bench_latency_predictor_speed.txt
+
+re-measures the speed alone (no references, no table build).
 """
 from __future__ import annotations
 
@@ -52,10 +57,11 @@ def _runtime_measure(specs, repeats):
 def _speed(specs, table, repeats, seed, stream_n):
     """specs/s: a cold pass (every memo cleared), ``repeats`` passes over the same specs (memoised
     kernels and blocks: a search re-evaluating its population), ``repeats`` passes over fresh
-    random specs each (never seen before; kernel memo kept from the earlier passes), and one stream
-    of ``stream_n`` never-seen specs from cold memos (what a search sees from its start). The
-    garbage collector is run once before each timing (the state once the table exists), and left
-    on while timing."""
+    random specs each (never seen before; the memos of the earlier passes kept), and two streams
+    of ``stream_n`` never-seen specs: the first from cold memos (what a search sees from its
+    start), the second right after it (memos kept: a long search's steady state). Drawing specs
+    does not warm the memos (``random_specs`` validates them in ``isolated_caches``). The garbage
+    collector is run once before each timing, and left on while timing."""
     import gc
     from archlab.cost.analytic import clear_caches
     from archlab.cost.predictor import predict_latency, random_specs
@@ -72,14 +78,17 @@ def _speed(specs, table, repeats, seed, stream_n):
         table.__dict__.pop("_bodies", None)
         clear_caches()
 
+    predict_latency(specs[0], table=table)     # the table's calibration is fitted once, not timed
     cold_memos()
     cold = rate(specs)
     same = [rate(specs) for _ in range(repeats)]
     fresh_sets = [random_specs(len(specs), seed + 1000 + i) for i in range(repeats)]
     fresh = [rate(batch) for batch in fresh_sets]
-    stream = random_specs(stream_n, seed + 5000) if stream_n else []
+    if not stream_n:
+        return cold, same, fresh, None, None
+    streams = random_specs(stream_n, seed + 5000), random_specs(stream_n, seed + 6000)
     cold_memos()
-    return cold, same, fresh, (rate(stream) if stream else None)
+    return cold, same, fresh, rate(streams[0]), rate(streams[1])
 
 
 def _errors(pred, meas):
@@ -202,7 +211,13 @@ def main(argv=None) -> int:
                     help="cache of the reference timings (re-used when its setting matches)")
     ap.add_argument("--remeasure", action="store_true", help="measure again even if --measured matches")
     ap.add_argument("--measure-only", action="store_true", help="only measure (and cache) the references")
+    ap.add_argument("--speed-only", action="store_true", help="only the prediction speed (no references, no "
+                    "accuracy), written to --out")
+    ap.add_argument("--table", default="", help="with --speed-only: a latency table file (default: this "
+                    "machine's table, built on first use)")
     args = ap.parse_args(argv)
+    if args.speed_only:
+        return _speed_only(args)
     import onnxruntime
     import torch
     from archlab.cost.predictor import cpu_model, get_table, predict_latency, random_specs
@@ -242,7 +257,17 @@ def main(argv=None) -> int:
         say(f"# the same references, table of grid {args.compare_grid!r} ({len(other.samples)} kernels, "
             f"{sum(1 for r in other.samples if r.get('source') == 'network')} timed in networks)")
         _refit_lines(other, specs, calib, own, own_calib, say, f"{args.compare_grid}: ")
-    cold, same, fresh, stream = _speed(specs, table, args.speed_repeats, args.seed, args.stream)
+    _speed_lines(specs, table, args, say)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    _write_csv(out.with_suffix(".csv"), specs, preds, scaled, own, helper)
+    print(f"wrote {out} and {out.with_suffix('.csv')}")
+    return 0
+
+
+def _speed_lines(specs, table, args, say) -> None:
+    cold, same, fresh, stream, steady = _speed(specs, table, args.speed_repeats, args.seed, args.stream)
     say("")
     say(f"prediction speed, specs/s (min / median of {args.speed_repeats} passes of {len(specs)} specs each):")
     say(f"  same specs again (memoised kernels and blocks)  {min(same):>8,.0f} / {statistics.median(same):,.0f}")
@@ -250,12 +275,30 @@ def main(argv=None) -> int:
     say(f"  first pass, every memo cleared                  {cold:>8,.0f}")
     if stream is not None:
         say(f"  {args.stream:,} never-seen specs in one stream, memos cleared first {stream:>8,.0f}")
+        say(f"  the next {args.stream:,} never-seen specs (memos kept)          {steady:>8,.0f}")
     say(f"# end: {_load()}")
+
+
+def _speed_only(args) -> int:
+    """``--speed-only``: the speed lines alone, with ``--table`` (or this machine's table), to
+    ``--out``; no reference timing, no accuracy."""
+    import gc
+    from archlab.cost.predictor import cpu_model, get_table, random_specs
+    lines = []
+
+    def say(s=""):
+        print(s, flush=True)
+        lines.append(s)
+
+    table = get_table(table=args.table or None)
+    say(f"# bench_latency_predictor --speed-only: {args.n} random specs (seed {args.seed}); {cpu_model()}, "
+        f"python {platform.python_version()}; table {table.path} ({len(table.samples)} profiled kernels)")
+    say(f"# garbage collector on (thresholds {gc.get_threshold()}); start: {_load()}")
+    _speed_lines(random_specs(args.n, args.seed), table, args, say)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
-    _write_csv(out.with_suffix(".csv"), specs, preds, scaled, own, helper)
-    print(f"wrote {out} and {out.with_suffix('.csv')}")
+    print(f"wrote {out}")
     return 0
 
 

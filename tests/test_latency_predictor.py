@@ -184,3 +184,21 @@ def test_linear_calibration_predicts_factor_times_sum_plus_offset_per_kernel(tab
 def test_measure_specs_rejects_a_bad_burst():
     with pytest.raises(ValueError, match="burst must be an integer >= 1"):
         measure_specs(_specs()[:1], burst=0)
+
+
+def test_drawing_random_specs_leaves_the_cost_memos_as_they_were():
+    """Validating a draw walks its costs inside ``isolated_caches``: a later prediction of it is
+    as cold as a never-seen spec's (the predictor benchmark's speed depends on it), and the
+    memos of earlier walks are neither evicted nor added to."""
+    from archlab.cost import analytic
+    from archlab.cost.predictor import random_specs
+    from archlab.nets import plan
+    analytic.clear_caches()
+    network_ops(_specs()[0])
+    before = (dict(analytic._BLOCK_MEMO), dict(analytic._MODULE_MEMO), dict(plan._PLANS))
+    assert before[0] and before[1] and before[2]
+    drawn = random_specs(5, seed=11)
+    assert len(drawn) == 5
+    assert (analytic._BLOCK_MEMO, analytic._MODULE_MEMO, plan._PLANS) == before
+    network_ops(drawn[0])           # walking it afterwards fills the memos as usual
+    assert len(analytic._BLOCK_MEMO) > len(before[0]) and len(plan._PLANS) > len(before[2])

@@ -20,6 +20,7 @@ a counting convention (:mod:`archlab.cost.profiles`, via :meth:`CostReport.to`) 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .. import registry
@@ -281,6 +282,21 @@ def clear_caches() -> None:
 
 #: ``(input shapes, module plan key)`` -> ``(child segments, output shapes, summary)``
 _MODULE_MEMO: dict = {}
+
+
+@contextmanager
+def isolated_caches():
+    """Cost walks inside this block neither read nor fill this process's memos (blocks,
+    modules, network plans): drawing and validating specs (:func:`~archlab.cost.predictor.random_specs`)
+    leaves later predictions as cold as they would be, and evicts nothing."""
+    global _BLOCK_MEMO, _MODULE_MEMO
+    from ..nets import plan as _plan
+    saved = _BLOCK_MEMO, _MODULE_MEMO, _plan._PLANS
+    _BLOCK_MEMO, _MODULE_MEMO, _plan._PLANS = {}, {}, {}
+    try:
+        yield
+    finally:
+        _BLOCK_MEMO, _MODULE_MEMO, _plan._PLANS = saved
 
 
 def _module_segment(shapes: list, mp, prefix: str) -> tuple[tuple, list]:

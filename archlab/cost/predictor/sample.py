@@ -80,14 +80,15 @@ def random_specs(n: int, seed: int = 0) -> list[NetworkSpec]:
     """``n`` valid random specs (invalid draws are redrawn), named ``random_<seed>_<i>``."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise ValueError(f"random_specs: n must be a non-negative integer, got {n!r}")
-    from ..analytic import network_ops
+    from ..analytic import isolated_caches, network_ops
     rng = random.Random(seed)
     out = []
-    while len(out) < n:
-        try:
-            spec = random_spec(rng, f"random_{seed}_{len(out)}")
-            network_ops(spec)
-        except (SpecError, ValueError):
-            continue
-        out.append(spec)
+    with isolated_caches():     # validating a draw must not warm (or evict) the memos of later predictions
+        while len(out) < n:
+            try:
+                spec = random_spec(rng, f"random_{seed}_{len(out)}")
+                network_ops(spec)
+            except (SpecError, ValueError):
+                continue
+            out.append(spec)
     return out
