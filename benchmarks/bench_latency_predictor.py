@@ -216,6 +216,8 @@ def main(argv=None) -> int:
     ap.add_argument("--table", default="", help="with --speed-only: a latency table file (default: this "
                     "machine's table, built on first use)")
     args = ap.parse_args(argv)
+    if args.table and not args.speed_only:
+        ap.error("--table goes with --speed-only (the accuracy run scores this machine's table)")
     if args.speed_only:
         return _speed_only(args)
     import onnxruntime
