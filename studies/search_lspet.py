@@ -312,18 +312,33 @@ def _num(v):
     return None if v is None or v != v else float(v)
 
 
+def rung_loss_sum(model: str, budget: str, seed: int = 0) -> float:
+    """The summed training loss of ``model``'s run on a rung ``budget`` (``rung_scores.py``),
+    negated (higher is better, like every score); NaN without its metrics. Read from separate
+    runs, unlike ``neg_loss_sum_e<k>``, which shares the final run's seed luck."""
+    import rung_scores
+    f = rung_scores.OUT / model / f"{budget}_s{seed}" / "run" / "metrics.jsonl"
+    rows = [json.loads(x) for x in f.read_text().splitlines() if x.strip()] if f.is_file() else []
+    return -sum(r["train_loss"] for r in rows) if rows else math.nan
+
+
 def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
     """The search's own rung scores (``studies/rung_scores.py``, seed 0) as columns named by their
-    budget (``rung_1ep_1750``), with their CPU-hours in ``t.attrs['rung_cpu_h']``."""
+    budget (``rung_1ep_1750``), their summed training losses as ``<budget>_loss``, with their
+    CPU-hours in ``t.attrs['rung_cpu_h']``."""
     import rung_scores
     rows = [r for r in rung_scores.read_scores() if int(r["seed"]) == 0]
     if not rows:
         return t
     z = pd.DataFrame(rows).astype({"score": float, "cpu_s": float})
+    z["loss"] = [rung_loss_sum(r["model"], r["budget"]) for r in rows]
     wide = z.pivot_table(index="model", columns="budget", values="score")
+    loss = z.dropna(subset=["loss"]).pivot_table(index="model", columns="budget", values="loss")
+    wide = wide.join(loss.add_suffix("_loss"), how="left")
     # a resumed training's cpu_s covers its last part only: a budget costs its median times its count
     cost = z.groupby("budget")["cpu_s"].agg(lambda x: x.median() * len(x)) / 3600
-    attrs = {**t.attrs, "rung_cpu_h": {c: float(v) for c, v in cost.items()}}
+    cost = {**{c: float(v) for c, v in cost.items()}, **{f"{c}_loss": float(v) for c, v in cost.items()}}
+    attrs = {**t.attrs, "rung_cpu_h": cost}
     t = t.merge(wide.reset_index(), on="model", how="left")
     t.attrs = attrs
     return t

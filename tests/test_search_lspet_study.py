@@ -3,6 +3,7 @@ noise, rank fidelity, figures checked by their plotted data, and the verdict's r
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -400,3 +401,15 @@ def test_a_winner_outside_the_picks_is_named_with_its_origin(recorded, monkeypat
     assert v["status"].startswith("final: cand_fast") and "still to go: cand_slow 2/3" in v["status"]
     assert sl.origin("span_2").startswith("a random draw of the search space")
     assert sl.origin("litehrnet_18") == "a hand-designed baseline"
+
+
+def test_rung_loss_sum_reads_the_rung_run_and_is_nan_without_it(tmp_path, monkeypatch):
+    import rung_scores
+    monkeypatch.setattr(rung_scores, "OUT", tmp_path)
+    run = tmp_path / "span_0" / "rung_2ep_3500_s0" / "run"
+    run.mkdir(parents=True)
+    run.joinpath("metrics.jsonl").write_text(json.dumps({"epoch": 1, "train_loss": 0.25}) + "\n"
+                                             + json.dumps({"epoch": 2, "train_loss": 0.5}) + "\n\n")
+    assert sl.rung_loss_sum("span_0", "rung_2ep_3500") == -0.75
+    assert math.isnan(sl.rung_loss_sum("span_0", "rung_2ep_3500", seed=1))
+    assert math.isnan(sl.rung_loss_sum("span_1", "rung_2ep_3500"))
