@@ -90,9 +90,9 @@ def search_score() -> str:
 
 
 #: training order: the seed-noise pair first (3 seeds of Lite-HRNet-18 and one other), the spanning
-#: models, then the search's picks (seed 0 of every pick before any seed 1: the rank-fidelity table
-#: and a first look at the verdict need one run each) ahead of the last span draws, then the second
-#: seed of every model that has one
+#: models, then seed 0 of every search pick (the rank-fidelity table and a first look at the verdict
+#: need one run each), then the second seed of every one-seed model, cheapest first (item 2: two
+#: seeds for every model compared), then the picks' third seeds, and the last span draws last
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
          ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(3)), *((m, 0) for m in PICKS),
