@@ -224,12 +224,7 @@ def main(argv=None) -> int:
     import torch
     from archlab.cost.predictor import cpu_model, get_table, predict_latency, random_specs
 
-    lines = []
-
-    def say(s=""):
-        print(s, flush=True)
-        lines.append(s)
-
+    say, lines = _reporter()
     t0 = time.perf_counter()
     table = get_table()
     say(f"# bench_latency_predictor: {args.n} random specs (seed {args.seed}), onnxruntime, 1 thread, batch 1")
@@ -260,12 +255,27 @@ def main(argv=None) -> int:
             f"{sum(1 for r in other.samples if r.get('source') == 'network')} timed in networks)")
         _refit_lines(other, specs, calib, own, own_calib, say, f"{args.compare_grid}: ")
     _speed_lines(specs, table, args, say)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
+    out = _write_report(args.out, lines)
     _write_csv(out.with_suffix(".csv"), specs, preds, scaled, own, helper)
     print(f"wrote {out} and {out.with_suffix('.csv')}")
     return 0
+
+
+def _reporter():
+    """``(say, lines)``: ``say`` prints a line and keeps it in ``lines`` for the report file."""
+    lines = []
+
+    def say(s=""):
+        print(s, flush=True)
+        lines.append(s)
+    return say, lines
+
+
+def _write_report(path, lines) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("\n".join(lines) + "\n")
+    return out
 
 
 def _speed_lines(specs, table, args, say) -> None:
@@ -286,21 +296,13 @@ def _speed_only(args) -> int:
     ``--out``; no reference timing, no accuracy."""
     import gc
     from archlab.cost.predictor import cpu_model, get_table, random_specs
-    lines = []
-
-    def say(s=""):
-        print(s, flush=True)
-        lines.append(s)
-
+    say, lines = _reporter()
     table = get_table(table=args.table or None)
     say(f"# bench_latency_predictor --speed-only: {args.n} random specs (seed {args.seed}); {cpu_model()}, "
         f"python {platform.python_version()}; table {table.path} ({len(table.samples)} profiled kernels)")
     say(f"# garbage collector on (thresholds {gc.get_threshold()}); start: {_load()}")
     _speed_lines(random_specs(args.n, args.seed), table, args, say)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    print(f"wrote {out}")
+    print(f"wrote {_write_report(args.out, lines)}")
     return 0
 
 

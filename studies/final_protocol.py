@@ -132,12 +132,14 @@ def make_config(model: str, seed: int, stop_epoch=None, data_root=None):
                        val_split=p["val_split"], progress=False, threads=THREADS)
 
 
+def read_metrics(folder: Path) -> list[dict]:
+    """The per-epoch rows of a training run's ``metrics.jsonl`` in ``folder`` ([] before its first epoch)."""
+    f = Path(folder) / "metrics.jsonl"
+    return [json.loads(x) for x in f.read_text().splitlines() if x.strip()] if f.is_file() else []
+
+
 def epochs_done(model: str, seed: int) -> int:
-    f = run_dir(model, seed) / "metrics.jsonl"
-    if not f.is_file():
-        return 0
-    rows = [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
-    return max((int(r["epoch"]) for r in rows), default=0)
+    return max((int(r["epoch"]) for r in read_metrics(run_dir(model, seed))), default=0)
 
 
 def report_test(model: str, seed: int, data_root=None) -> dict:
@@ -295,9 +297,7 @@ def collect() -> list:
         for d in sorted((OUT / "runs" / model).glob("seed*")):
             seed = int(d.name[4:])
             row = {"model": model, "seed": seed, "epochs_done": epochs_done(model, seed)}
-            lines = [json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines() if x.strip()] \
-                if (d / "metrics.jsonl").is_file() else []
-            for r in lines:
+            for r in read_metrics(d):
                 if r.get("val_PCK@0.2") is not None:
                     row[f"search_val_e{r['epoch']}"] = 100 * r["val_PCK@0.2"]
             if (d / "report_test.json").is_file():

@@ -97,6 +97,11 @@ def done() -> set:
     return {(r["model"], r["budget"], int(r["seed"])) for r in read_scores()}
 
 
+def run_folder(model: str, name: str, seed: int) -> Path:
+    """Where ``model`` trains on the budget called ``name`` with ``seed`` (its run in ``run/``)."""
+    return OUT / model / f"{name}_s{seed}"
+
+
 def score_one(model: str, budget: dict, seed: int = 0, data_root=None) -> dict:
     """Train ``model`` on ``budget`` with ``seed`` (resuming) and append its score to the CSV."""
     import torch
@@ -106,7 +111,7 @@ def score_one(model: str, budget: dict, seed: int = 0, data_root=None) -> dict:
     opts = training_options(budget, seed)
     if data_root:
         opts["data_root"] = data_root
-    folder = OUT / model / f"{name}_s{seed}"
+    folder = run_folder(model, name, seed)
     resumed = (folder / "run" / "last.pt").is_file()      # cpu_s then covers the rest of the run only
     t0 = time.process_time()
     score = short_train(fp.model_spec(model), opts, folder)

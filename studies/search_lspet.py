@@ -40,10 +40,7 @@ CLAIM_SEEDS = fp.CLAIM_SEEDS
 
 
 def run_metrics(model: str, seed: int) -> list[dict]:
-    f = fp.run_dir(model, seed) / "metrics.jsonl"
-    if not f.is_file():
-        return []
-    return [json.loads(x) for x in f.read_text().splitlines() if x.strip()]
+    return fp.read_metrics(fp.run_dir(model, seed))
 
 
 def cheap_scores(model: str, seed: int = 0) -> dict:
@@ -317,8 +314,7 @@ def rung_loss_sum(model: str, budget: str, seed: int = 0) -> float:
     negated (higher is better, like every score); NaN without its metrics. Read from separate
     runs, unlike ``neg_loss_sum_e<k>``, which shares the final run's seed luck."""
     import rung_scores
-    f = rung_scores.OUT / model / f"{budget}_s{seed}" / "run" / "metrics.jsonl"
-    rows = [json.loads(x) for x in f.read_text().splitlines() if x.strip()] if f.is_file() else []
+    rows = fp.read_metrics(rung_scores.run_folder(model, budget, seed) / "run")
     return -sum(r["train_loss"] for r in rows) if rows else math.nan
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .. import registry
 from ..blocks.basic import conv_bn_act_cost
-from ..nets.plan import plan_network
+from ..nets.plan import isolated_plans, plan_network
 from ..spec import NetworkSpec, SpecError, parse_size
 from .ops import (MAC_CLASSES, MAC_OPS, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
@@ -290,13 +290,13 @@ def isolated_caches():
     modules, network plans): drawing and validating specs (:func:`~archlab.cost.predictor.random_specs`)
     leaves later predictions as cold as they would be, and evicts nothing."""
     global _BLOCK_MEMO, _MODULE_MEMO
-    from ..nets import plan as _plan
-    saved = _BLOCK_MEMO, _MODULE_MEMO, _plan._PLANS
-    _BLOCK_MEMO, _MODULE_MEMO, _plan._PLANS = {}, {}, {}
+    saved = _BLOCK_MEMO, _MODULE_MEMO
+    _BLOCK_MEMO, _MODULE_MEMO = {}, {}
     try:
-        yield
+        with isolated_plans():
+            yield
     finally:
-        _BLOCK_MEMO, _MODULE_MEMO, _plan._PLANS = saved
+        _BLOCK_MEMO, _MODULE_MEMO = saved
 
 
 def _module_segment(shapes: list, mp, prefix: str) -> tuple[tuple, list]:

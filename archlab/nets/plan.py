@@ -34,6 +34,7 @@ Path(steps=(ConvStep(kind='conv', cin=256, cout=16, kernel=3, stride=2, act=True
 from __future__ import annotations
 
 import weakref
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -246,6 +247,18 @@ def clear_plans() -> None:
     _PLANS.clear()
     transition_paths.cache_clear()
     fuse_paths.cache_clear()
+
+
+@contextmanager
+def isolated_plans():
+    """Plans made inside this block are neither looked up in nor added to the memo (see
+    :func:`archlab.cost.analytic.isolated_caches`)."""
+    global _PLANS
+    saved, _PLANS = _PLANS, {}
+    try:
+        yield
+    finally:
+        _PLANS = saved
 
 
 def plan_network(spec: NetworkSpec) -> NetworkPlan:
