@@ -13,8 +13,8 @@ minimum per-run *thread CPU time* is the reference on a shared machine (time spe
 does not count; minimum wall time is reported beside it). Prints the fraction of specs predicted
 within +-10% (and +-20%), the median absolute error, and the prediction speed in specs/s
 (min / median over ``--speed-repeats`` passes over the specs, memoised kernels: what a search
-sees), one cold pass (memos cleared), one stream of ``--stream`` never-seen specs from cold
-memos and the next ``--stream`` (memos kept). Writes the report and a per-spec CSV beside it.
+sees), one cold pass (memos cleared), and one stream of ``--stream`` never-seen specs from cold
+memos timed by thousands (a search's warm-up, then its steady state). Writes the report and a per-spec CSV beside it.
 
     python benchmarks/bench_latency_predictor.py --speed-only --table reports/search_lspet/latency_table.json \
         --out reports/bench_latency_predictor_speed.txt
@@ -54,13 +54,17 @@ def _runtime_measure(specs, repeats):
     return [r.as_dict() for r in res]
 
 
+#: the stream's timing chunk (specs)
+STREAM_CHUNK = 1000
+
+
 def _speed(specs, table, repeats, seed, stream_n):
     """specs/s: a cold pass (every memo cleared), ``repeats`` passes over the same specs (memoised
     kernels and blocks: a search re-evaluating its population), ``repeats`` passes over fresh
-    random specs each (never seen before; the memos of the earlier passes kept), and two streams
-    of ``stream_n`` never-seen specs: the first from cold memos (what a search sees from its
-    start), the second right after it (memos kept: a long search's steady state). Drawing specs
-    does not warm the memos (``random_specs`` validates them in ``isolated_caches``). The garbage
+    random specs each (never seen before; the memos of the earlier passes kept), and one stream
+    of ``stream_n`` never-seen specs from cold memos (what a search sees from its start), timed
+    by chunks of :data:`STREAM_CHUNK` (its warm-up, then a long search's steady state). Drawing
+    specs does not warm the memos (``random_specs`` validates them in ``isolated_caches``). The garbage
     collector is run once before each timing, and left on while timing."""
     import gc
     from archlab.cost.analytic import clear_caches
@@ -85,10 +89,11 @@ def _speed(specs, table, repeats, seed, stream_n):
     fresh_sets = [random_specs(len(specs), seed + 1000 + i) for i in range(repeats)]
     fresh = [rate(batch) for batch in fresh_sets]
     if not stream_n:
-        return cold, same, fresh, None, None
-    streams = random_specs(stream_n, seed + 5000), random_specs(stream_n, seed + 6000)
+        return cold, same, fresh, None
+    stream = random_specs(stream_n, seed + 5000)
     cold_memos()
-    return cold, same, fresh, rate(streams[0]), rate(streams[1])
+    chunks = [stream[i:i + STREAM_CHUNK] for i in range(0, stream_n, STREAM_CHUNK)]
+    return cold, same, fresh, [rate(c) for c in chunks]
 
 
 def _errors(pred, meas):
@@ -199,8 +204,8 @@ def main(argv=None) -> int:
     ap.add_argument("--burst", type=int, default=3, help="runs of a spec back to back per round; the last is "
                     "timed (steady state; 1 = every timed run follows the other specs' runs, caches cold)")
     ap.add_argument("--speed-repeats", type=int, default=7, help="timed prediction passes")
-    ap.add_argument("--stream", type=int, default=1000, help="never-seen specs predicted in one stream from cold "
-                    "memos (a search's first thousand; 0: skip)")
+    ap.add_argument("--stream", type=int, default=6000, help="never-seen specs predicted in one stream from cold "
+                    "memos, timed by thousands (0: skip)")
     ap.add_argument("--compare-grid", default="", help="also score the table of this profiling grid on the same "
                     "references (e.g. 'isolated': kernels profiled alone only; built first if missing)")
     ap.add_argument("--helper-n", type=int, default=0, help="also time the first N specs with "
@@ -279,15 +284,18 @@ def _write_report(path, lines) -> Path:
 
 
 def _speed_lines(specs, table, args, say) -> None:
-    cold, same, fresh, stream, steady = _speed(specs, table, args.speed_repeats, args.seed, args.stream)
+    cold, same, fresh, stream = _speed(specs, table, args.speed_repeats, args.seed, args.stream)
     say("")
     say(f"prediction speed, specs/s (min / median of {args.speed_repeats} passes of {len(specs)} specs each):")
     say(f"  same specs again (memoised kernels and blocks)  {min(same):>8,.0f} / {statistics.median(same):,.0f}")
     say(f"  fresh random specs each pass (never seen)       {min(fresh):>8,.0f} / {statistics.median(fresh):,.0f}")
     say(f"  first pass, every memo cleared                  {cold:>8,.0f}")
     if stream is not None:
-        say(f"  {args.stream:,} never-seen specs in one stream, memos cleared first {stream:>8,.0f}")
-        say(f"  the next {args.stream:,} never-seen specs (memos kept)          {steady:>8,.0f}")
+        say(f"  one stream of {args.stream:,} never-seen specs from cold memos (a search from its start), "
+            f"by {STREAM_CHUNK:,}:")
+        for i, r in enumerate(stream):
+            say(f"    specs {i * STREAM_CHUNK + 1:>6,}-{min((i + 1) * STREAM_CHUNK, args.stream):<6,}"
+                f"                            {r:>8,.0f}")
     say(f"# end: {_load()}")
 
 

@@ -203,3 +203,52 @@ def test_drawing_random_specs_leaves_the_cost_memos_as_they_were():
     network_ops(drawn[0])           # walking it afterwards fills the memos as usual
     hit = plan._PLANS.get(id(drawn[0]))     # (an id of a freed spec may be reused: no size check)
     assert len(analytic._BLOCK_MEMO) > len(before[0]) and hit is not None and hit[0]() is drawn[0]
+
+
+def _cold_predictions(specs, table):
+    """``(spec, its prediction from cleared memos)`` for the specs the tiny table covers."""
+    from archlab.cost.analytic import clear_caches
+    out = []
+    for s in specs:
+        clear_caches()
+        table.__dict__.pop("_bodies", None)
+        try:
+            out.append((s, predict_ms(s, tuple(s.input_size), table, "none")))
+        except LatencyTableError:       # a kernel kind the tiny grid did not profile
+            continue
+    return out
+
+
+@pytest.mark.parametrize("block_max, entry_max", [(16, 24), (4096, 24)])
+def test_bounded_memos_evict_without_changing_a_prediction_or_an_op(table, monkeypatch, block_max, entry_max):
+    """With memos far smaller than a stream's working set, every eviction (the oldest quarter, at
+    the analytic walk's block and module memos and between networks at the predictor's) leaves
+    each prediction and op list equal to the spec's own cold computation, and no memo outgrows
+    its bound."""
+    from archlab.cost import analytic
+    from archlab.cost.predictor import predict as pred
+    from archlab.cost.predictor import random_specs
+    specs, cold = zip(*_cold_predictions(random_specs(40, seed=31), table))
+    assert len(specs) >= 8
+    cold_ops = [network_ops(s) for s in specs]
+    monkeypatch.setattr(analytic, "_BLOCK_MEMO_MAX", block_max)
+    monkeypatch.setattr(pred, "_MEMO_MAX", entry_max)
+    analytic.clear_caches()
+    table.__dict__.pop("_bodies", None)
+    for _ in range(2):
+        for s, want, ops in zip(specs, cold, cold_ops):
+            got = predict_ms(s, tuple(s.input_size), table, "none")
+            assert got[1] == want[1] and got[0] == pytest.approx(want[0], rel=1e-12)
+            assert network_ops(s) == ops
+            assert len(analytic._BLOCK_MEMO) <= block_max and len(analytic._MODULE_MEMO) <= block_max
+    assert len(table._bodies) > 0
+
+
+def test_memo_put_evicts_the_oldest_quarter():
+    from archlab.cost.memo import put
+    memo: dict = {}
+    for k in range(8):
+        put(memo, k, str(k), 8)
+    assert list(memo) == list(range(8))
+    put(memo, "new", 1, 8)
+    assert list(memo) == [2, 3, 4, 5, 6, 7, "new"]

@@ -27,6 +27,7 @@ from .. import registry
 from ..blocks.basic import conv_bn_act_cost
 from ..nets.plan import isolated_plans, plan_network
 from ..spec import NetworkSpec, SpecError, parse_size
+from .memo import put as memo_put
 from .ops import (MAC_CLASSES, MAC_OPS, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
 
@@ -81,19 +82,18 @@ def _path_cost(path, shape: tuple, prefix: str) -> OpList:
     return OpList(ops, shape)
 
 
-def _transition_cost(stage, ys: list, prefix: str) -> tuple[list, list]:
+def _transition_cost(seq: "_Seq", stage, ys: list, prefix: str) -> list:
     """A stage's transition as ``forward_features`` applies it: branch ``b`` reads
-    ``ys[stage.sources[b]]`` through ``stage.transition[b]``. ``ys`` holds ``(c, h, w)``
-    triples; returns (ops, new branch shapes)."""
-    ops, shapes = [], []
+    ``ys[stage.sources[b]]`` through ``stage.transition[b]``, appended to ``seq`` as memoised
+    leaves. ``ys`` holds ``(c, h, w)`` triples; returns the new branch shapes."""
+    shapes = []
     for b, (src, path) in enumerate(zip(stage.sources, stage.transition)):
         if path is None:
             shapes.append(ys[src])
             continue
-        r = _path_cost(path, ys[src], join(prefix, str(b)))
-        ops += r
-        shapes.append(r.out)
-    return ops, shapes
+        shape = tuple(ys[src])
+        shapes.append(_leaf(seq, join(prefix, str(b)), ("path", path, shape), lambda: _path_cost(path, shape, "")))
+    return shapes
 
 
 def _check_same(a: tuple, b: tuple, where: str) -> None:
@@ -116,8 +116,8 @@ def _fuse_cost(seq: "_Seq", shapes: list, fuse: tuple, fuse_forward: str) -> lis
 
     def f(i, j):
         path = fuse[i][j]
-        body, summary, out = _memo(("fuse", path, tuple(shapes[j])), lambda: _path_cost(path, shapes[j], ""))
-        seq.leaf(f"fuse_layers.{i}.{j}", body, summary)
+        out = _leaf(seq, f"fuse_layers.{i}.{j}", ("path", path, tuple(shapes[j])),
+                    lambda: _path_cost(path, shapes[j], ""))
         _check_same(out, shapes[i], f"fuse {i}<-{j}")
         return out
 
@@ -156,10 +156,11 @@ def _reprefix(ops, prefix: str) -> list[Op]:
 # body is a tuple of Ops with paths relative to ``prefix`` (``None``: relative to the parent), a
 # node's body a tuple of child segments. Repeated blocks and modules share one body, so a count
 # builds each distinct block's ops once and never prefixes or sums the copies; the flat op list
-# is materialised only when ``.ops``/``.by_module`` ask for it. A summary is
+# is materialised only when ``.ops``/``.by_module`` ask for it. A leaf's summary is
 # ``(params, number of ops, {op name: (macs, numel_in, numel_out)})`` -- enough for every
 # total that is linear in the per-op figures (``macs``, ``macs_by_op``, the paper profiles and
-# the fvcore/torch conventions).
+# the fvcore/torch conventions); a node's is a :class:`_NodeSummary` of its children, combined
+# on first use.
 
 def _summarise(ops) -> tuple:
     params = 0
@@ -176,9 +177,25 @@ def _summarise(ops) -> tuple:
     return params, len(ops), {k: tuple(v) for k, v in kinds.items()}
 
 
+class _NodeSummary:
+    """A module node's summary, combined from its children only when a count asks for it (the
+    latency predictor walks the same segments and never does)."""
+
+    __slots__ = ("children", "value")
+
+    def __init__(self, children: tuple):
+        self.children = children
+        self.value = None
+
+    def get(self) -> tuple:
+        if self.value is None:
+            self.value = _combine(c[2] for c in self.children)
+        return self.value
+
+
 def _combine(summaries) -> tuple:
     """The summary of a sequence of segments' summaries (shared summaries are added once,
-    times their multiplicity)."""
+    times their multiplicity; a :class:`_NodeSummary` is resolved first)."""
     groups: dict = {}
     for sm in summaries:
         g = groups.get(id(sm))
@@ -188,7 +205,8 @@ def _combine(summaries) -> tuple:
             g[1] += 1
     params = n = 0
     kinds: dict = {}
-    for (p, m, ks), times in groups.values():
+    for sm, times in groups.values():
+        p, m, ks = sm.get() if type(sm) is _NodeSummary else sm
         params += times * p
         n += times * m
         for k, v in ks.items():
@@ -225,8 +243,9 @@ class _Seq:
 
     def _flush(self) -> None:
         if self._run:
-            body = tuple(self._run)
-            self.segs.append((None, body, _summarise(body), False))
+            run = tuple(self._run)           # fuse adds and ReLUs: interned, so equal runs share one body
+            body, summary, _ = _memo(("run", run), lambda: OpList(run))
+            self.segs.append((None, body, summary, False))
             self._run = []
 
     def done(self) -> tuple:
@@ -250,10 +269,11 @@ def _materialise(segments, base: str | None = None, out: list | None = None) -> 
 
 
 #: ``(block, cin, width, (h, w), options)`` -> ``(relative ops, summary, out shape)``;
-#: multi-branch blocks (all branches' shapes) and fuse paths likewise. Bounded;
+#: multi-branch blocks (all branches' shapes), transition and fuse paths, stems, SEMs and heads
+#: likewise. Bounded (the oldest quarter is evicted when full, :func:`~archlab.cost.memo.put`);
 #: :func:`clear_caches` empties it.
 _BLOCK_MEMO: dict = {}
-_BLOCK_MEMO_MAX = 8192
+_BLOCK_MEMO_MAX = 32768
 
 
 def _memo(key, compute):
@@ -266,10 +286,16 @@ def _memo(key, compute):
         body = tuple(r)
         hit = (body, _summarise(body), r.out)
         if key is not None:
-            if len(_BLOCK_MEMO) >= _BLOCK_MEMO_MAX:
-                _BLOCK_MEMO.clear()
-            _BLOCK_MEMO[key] = hit
+            memo_put(_BLOCK_MEMO, key, hit, _BLOCK_MEMO_MAX)
     return hit
+
+
+def _leaf(seq: "_Seq", prefix: str, key, compute):
+    """``compute()`` (a cost function called with ``prefix=""``), memoised under ``key`` and
+    appended to ``seq`` as a leaf under ``prefix``; returns its output shape."""
+    body, summary, out = _memo(key, compute)
+    seq.leaf(prefix, body, summary)
+    return out
 
 
 @registry.on_change
@@ -312,9 +338,7 @@ def _module_segment(shapes: list, mp, prefix: str) -> tuple[tuple, list]:
         if hit is None:
             hit = _module_cost_raw(shapes, mp)
             if key is not None:
-                if len(_MODULE_MEMO) >= _BLOCK_MEMO_MAX:
-                    _MODULE_MEMO.clear()
-                _MODULE_MEMO[key] = hit
+                memo_put(_MODULE_MEMO, key, hit, _BLOCK_MEMO_MAX)
     except ValueError as e:
         raise ValueError(f"{prefix}: {e}") from None
     children, outs, summary = hit
@@ -353,7 +377,7 @@ def _module_cost_raw(shapes, mp) -> tuple:
     else:
         xs = xs[:mp.num_out]
     children = seq.done()
-    return children, tuple(xs), _combine(c[2] for c in children)
+    return children, tuple(xs), _NodeSummary(children)
 
 
 def _check_input_size(spec: NetworkSpec, size) -> tuple[int, int]:
@@ -378,26 +402,27 @@ def _segments(spec: NetworkSpec, size: tuple[int, int]) -> list[tuple]:
     :class:`~archlab.nets.plan.NetworkPlan` (what the builder builds), priced."""
     plan = plan_network(spec)
     seq = _Seq()
-    ops = seq             # absolute-path ops are collected into runs between module segments
-    r = registry.STEMS[plan.stem.type].cost(plan.stem, plan.in_channels, hw=tuple(size), prefix="stem")
-    ops += r
-    llf = r.out
+    size = tuple(size)
+    llf = _leaf(seq, "stem", ("stem", plan.stem, plan.in_channels, size),
+                lambda: registry.STEMS[plan.stem.type].cost(plan.stem, plan.in_channels, hw=size, prefix=""))
     ys = [llf]
     sem_cost = registry.MODULES["sem"].cost
+    sem_key = tuple(sorted(plan.sem_options.items()))
     for i, st in enumerate(plan.stages):
-        tops, xs = _transition_cost(st, ys, f"transitions.{i}")
-        ops += tops
+        xs = _transition_cost(seq, st, ys, f"transitions.{i}")
         for b, c in st.sem:
-            r = sem_cost(c, **plan.sem_options, hw=xs[b][1:], prefix=f"sem.{i}.{b}")
-            ops += r
-            xs[b] = r.out
+            hw = tuple(xs[b][1:])
+            xs[b] = _leaf(seq, f"sem.{i}.{b}", ("sem", c, hw, sem_key),
+                          lambda c=c, hw=hw: sem_cost(c, **plan.sem_options, hw=hw, prefix=""))
         for m, mp in enumerate(st.modules):
             seg, xs = _module_segment(xs, mp, f"stages.{i}.{m}")
             seq.node(*seg[:3])
         ys = xs
     h = plan.head
-    ops += HEAD_COSTS[h.type](list(h.in_widths), llf[0], h.num_joints, hw=[s[1:] for s in ys[:h.reads]],
-                              llf_hw=llf[1:], prefix="head", **h.options)
+    hw = tuple(tuple(s[1:]) for s in ys[:h.reads])
+    _leaf(seq, "head", ("head", h.type, h.in_widths, llf, h.num_joints, hw, tuple(sorted(h.options.items()))),
+          lambda: HEAD_COSTS[h.type](list(h.in_widths), llf[0], h.num_joints, hw=list(hw),
+                                     llf_hw=llf[1:], prefix="", **h.options))
     return seq.done()
 
 

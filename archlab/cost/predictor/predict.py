@@ -14,6 +14,7 @@ import statistics
 from pathlib import Path
 
 from ..analytic import _check_input_size, _segments
+from ..memo import evict as memo_evict
 from .kernels import kernels_of
 from .table import LatencyTable, LatencyTableError, check_request, load_or_build
 
@@ -101,9 +102,13 @@ REORDERS = False
 
 
 def _memo_of(table: LatencyTable) -> dict:
+    """The table's entry memo, its oldest quarter evicted when full (between networks only: a
+    network's walk relies on the entries it found present)."""
     memo = table.__dict__.get("_bodies")
-    if memo is None or len(memo) >= _MEMO_MAX:
+    if memo is None:
         memo = table.__dict__["_bodies"] = {}
+    elif len(memo) >= _MEMO_MAX:
+        memo_evict(memo, _MEMO_MAX)
     return memo
 
 
@@ -169,13 +174,13 @@ def _network_entry(table: LatencyTable, segments) -> tuple:
     """The folded entry of a network's segments. Module segments are memoised by the analytic
     walk (the same tuple for the same module), so their entries are memoised here: a search that
     revisits modules pays one dictionary look-up per module; the kernels of new op runs are
-    predicted in one batch first."""
+    predicted in one batch first. The stem, transitions, SEMs and head are memoised leaves of
+    the analytic walk too, so a network is its segments' entries folded."""
     memo = _memo_of(table)
     new = _new_bodies(memo, segments, {})
     if new:
         table.prefetch(k for _b, ks in new.values() for k in ks)
-    # the network's own op runs (stem, transitions, head) are new tuples every call: not kept
-    return _fold(table, None, [_entry(table, memo, b, nd, new, keep=nd) for _p, b, _s, nd in segments])
+    return _fold(table, None, [_entry(table, memo, b, nd, new) for _p, b, _s, nd in segments])
 
 
 #: How summed kernel times become a network's time, fitted on the table's calibration networks
