@@ -133,9 +133,10 @@ def make_config(model: str, seed: int, stop_epoch=None, data_root=None):
 
 
 def read_metrics(folder: Path) -> list[dict]:
-    """The per-epoch rows of a training run's ``metrics.jsonl`` in ``folder`` ([] before its first epoch)."""
-    f = Path(folder) / "metrics.jsonl"
-    return [json.loads(x) for x in f.read_text().splitlines() if x.strip()] if f.is_file() else []
+    """The per-epoch rows of a training run's ``metrics.jsonl`` in ``folder`` ([] before its first
+    epoch): :func:`archlab.train.read_metrics`."""
+    from archlab.train import read_metrics as rows
+    return rows(folder)
 
 
 def epochs_done(model: str, seed: int) -> int:

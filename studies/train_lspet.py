@@ -31,7 +31,7 @@ import torch
 
 from archlab.data.metrics import lspet_pck, mean_pose_baseline, pckh
 from archlab.data.registry import get_dataset_info, open_dataset
-from archlab.train import TrainConfig, evaluate, load_checkpoint, train
+from archlab.train import TrainConfig, evaluate, load_checkpoint, read_metrics, train
 from archlab.train.checkpoint import save_atomic
 
 
@@ -152,7 +152,7 @@ def report(a, cfg: TrainConfig) -> dict:
     if not best.is_file():
         raise FileNotFoundError(f"{best} not found: train first (no validation has run yet)")
     ck = load_checkpoint(best)
-    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
+    rows = read_metrics(run)
     shutil.copyfile(run / "metrics.csv", rep / "metrics.csv")
     model_pt = save_atomic({"format": "archlab-model", "version": 1, "model": ck["model"], "spec": ck["spec"],
                             "config": ck["config"], "epoch": ck["epoch"], "best": ck["best"]}, rep / "model.pt")

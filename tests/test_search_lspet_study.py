@@ -222,6 +222,35 @@ def test_queue_processes_share_the_queue_without_training_one_run_twice(tmp_path
     assert fp.main(["queue", "--minutes", "5"]) == 0 and trained[-1] == ("litehrnet_18", 1)
 
 
+def test_queue_stops_between_epochs_when_its_minutes_are_spent_and_resumes(tmp_path, monkeypatch, capsys):
+    """``queue --minutes M`` trains epoch by epoch and stops before an epoch that would start
+    after M minutes; the same command again continues the same run where it stopped."""
+    monkeypatch.setattr(fp, "OUT", tmp_path)
+    monkeypatch.setattr(fp, "QUEUE", [("litehrnet_18", 0), ("span_0", 0)])
+    clock = [1000.0]
+    monkeypatch.setattr(fp.time, "time", lambda: clock[0])
+    chunks = []
+
+    def one_epoch(model, seed, epochs, data_root=None):      # 1 epoch = 10 simulated minutes
+        d = fp.run_dir(model, seed)
+        rows = fp.read_metrics(d)
+        with open(d / "metrics.jsonl", "a") as f:
+            f.write(json.dumps({"epoch": len(rows) + 1}) + "\n")
+        if len(rows) + 1 == fp.EPOCHS:
+            (d / "report_test.json").write_text(json.dumps({"PCK@0.2": 1.0}))
+        chunks.append((model, seed, len(rows) + 1))
+        clock[0] += 600
+    monkeypatch.setattr(fp, "train_chunk", one_epoch)
+    assert fp.main(["queue", "--minutes", "25"]) == 0          # epochs start at 0, 10, 20 minutes
+    assert "time budget spent" in capsys.readouterr().out
+    assert chunks == [("litehrnet_18", 0, e) for e in (1, 2, 3)] and fp.epochs_done("litehrnet_18", 0) == 3
+    assert fp.main(["queue", "--minutes", "0"]) == 0 and len(chunks) == 3     # nothing starts at once
+    assert fp.main(["queue", "--minutes", str(10 * 2 * fp.EPOCHS)]) == 0
+    assert "queue finished" in capsys.readouterr().out
+    assert chunks[3] == ("litehrnet_18", 0, 4) and len(chunks) == 2 * fp.EPOCHS
+    assert fp.finished("litehrnet_18", 0) and fp.finished("span_0", 0)
+
+
 def test_picks_apply_the_search_promotion_rule_within_the_latency_limit(tmp_path, monkeypatch):
     """`final_protocol.py picks` on a real SQLite storage of the study's own space (a 2-rung plan,
     stand-ins for training and the latency predictor): the picks are `promote` on rung 1 among the

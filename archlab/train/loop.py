@@ -174,6 +174,15 @@ def _config_diff(old: TrainConfig, new: TrainConfig) -> list:
     return out
 
 
+def read_metrics(run_dir) -> list[dict]:
+    """The per-epoch rows of the training run in ``run_dir`` (its ``metrics.jsonl``; [] before
+    its first epoch has ended)."""
+    f = Path(run_dir) / "metrics.jsonl"
+    if not f.is_file():
+        return []
+    return [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+
+
 class _MetricsLog:
     """metrics.csv + metrics.jsonl, rank 0 only; rows past the resumed epoch are dropped."""
 
@@ -191,9 +200,7 @@ class _MetricsLog:
                 self.append(r)
 
     def rows(self) -> list:
-        if not self.jsonl.is_file():
-            return []
-        return [json.loads(line) for line in self.jsonl.read_text().splitlines() if line.strip()]
+        return read_metrics(self.jsonl.parent)
 
     def append(self, row: dict):
         with open(self.jsonl, "a") as f:
