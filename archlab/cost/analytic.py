@@ -300,7 +300,7 @@ def _leaf(seq: "_Seq", prefix: str, key, compute):
 
 @registry.on_change
 def clear_caches() -> None:
-    """Forget every memoised block, fuse path and module cost (for cold-start timings; called
+    """Forget every memoised block, path, stem, SEM, head and module cost (for cold-start timings; called
     whenever a registry entry changes, since the memo is keyed by block names)."""
     _BLOCK_MEMO.clear()
     _MODULE_MEMO.clear()
