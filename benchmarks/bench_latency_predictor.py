@@ -14,7 +14,8 @@ does not count; minimum wall time is reported beside it). Prints the fraction of
 within +-10% (and +-20%), the median absolute error, and the prediction speed in specs/s
 (min / median over ``--speed-repeats`` passes over the specs, memoised kernels: what a search
 sees), one cold pass (memos cleared), and one stream of ``--stream`` never-seen specs from cold
-memos timed by thousands (a search's warm-up, then its steady state). Writes the report and a per-spec CSV beside it.
+memos timed by thousands (a search's warm-up, then its steady state), as a plain loop and with
+``predict_many``, side by side. Writes the report and a per-spec CSV beside it.
 
     python benchmarks/bench_latency_predictor.py --speed-only --table reports/search_lspet/latency_table.json \
         --out reports/bench_latency_predictor_speed.txt
@@ -54,8 +55,9 @@ def _runtime_measure(specs, repeats):
     return [r.as_dict() for r in res]
 
 
-#: the stream's timing chunk (specs)
+#: the stream's timing chunk (specs), and its rounds (each: a plain loop and predict_many, alternating)
 STREAM_CHUNK = 1000
+STREAM_ROUNDS = 2
 
 
 def _speed(specs, table, repeats, seed, stream_n):
@@ -63,18 +65,23 @@ def _speed(specs, table, repeats, seed, stream_n):
     kernels and blocks: a search re-evaluating its population), ``repeats`` passes over fresh
     random specs each (never seen before; the memos of the earlier passes kept), and one stream
     of ``stream_n`` never-seen specs from cold memos (what a search sees from its start), timed
-    by chunks of :data:`STREAM_CHUNK` (its warm-up, then a long search's steady state). Drawing
-    specs does not warm the memos (``random_specs`` validates them in ``isolated_caches``). The garbage
+    by chunks of :data:`STREAM_CHUNK` (its warm-up, then a long search's steady state), both as a
+    plain ``predict_latency`` loop and with ``predict_many`` (the memos kept off the garbage
+    collector's full collections), in :data:`STREAM_ROUNDS` alternating rounds. Drawing specs
+    does not warm the memos (``random_specs`` validates them in ``isolated_caches``). The garbage
     collector is run once before each timing, and left on while timing."""
     import gc
     from archlab.cost.analytic import clear_caches
-    from archlab.cost.predictor import predict_latency, random_specs
+    from archlab.cost.predictor import predict_latency, predict_many, random_specs
 
-    def rate(batch):
-        gc.collect()
-        t0 = time.perf_counter()
+    def loop(batch):
         for s in batch:
             predict_latency(s, table=table)
+
+    def rate(batch, fn=loop):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn(batch)
         return len(batch) / (time.perf_counter() - t0)
 
     def cold_memos():
@@ -91,9 +98,14 @@ def _speed(specs, table, repeats, seed, stream_n):
     if not stream_n:
         return cold, same, fresh, None
     stream = random_specs(stream_n, seed + 5000)
-    cold_memos()
     chunks = [stream[i:i + STREAM_CHUNK] for i in range(0, stream_n, STREAM_CHUNK)]
-    return cold, same, fresh, [rate(c) for c in chunks]
+    ways = {"loop": loop, "many": lambda b: predict_many(b, table=table)}
+    streams: dict = {k: [] for k in ways}
+    for r in range(STREAM_ROUNDS):
+        for k in (("loop", "many") if r % 2 == 0 else ("many", "loop")):
+            cold_memos()
+            streams[k].append([rate(c, ways[k]) for c in chunks])
+    return cold, same, fresh, streams
 
 
 def _errors(pred, meas):
@@ -292,10 +304,13 @@ def _speed_lines(specs, table, args, say) -> None:
     say(f"  first pass, every memo cleared                  {cold:>8,.0f}")
     if stream is not None:
         say(f"  one stream of {args.stream:,} never-seen specs from cold memos (a search from its start), "
-            f"by {STREAM_CHUNK:,}:")
-        for i, r in enumerate(stream):
-            say(f"    specs {i * STREAM_CHUNK + 1:>6,}-{min((i + 1) * STREAM_CHUNK, args.stream):<6,}"
-                f"                            {r:>8,.0f}")
+            f"by {STREAM_CHUNK:,}; min / median of {STREAM_ROUNDS} rounds:")
+        say(f"    {'specs':18s} {'predict_latency loop':>22s} {'predict_many':>16s} {'many / loop':>12s}")
+        for i in range(len(stream["loop"][0])):
+            lo, ma = [r[i] for r in stream["loop"]], [r[i] for r in stream["many"]]
+            span = f"{i * STREAM_CHUNK + 1:,}-{min((i + 1) * STREAM_CHUNK, args.stream):,}"
+            say(f"    {span:18s} {min(lo):>11,.0f} / {statistics.median(lo):<8,.0f} {min(ma):>7,.0f} / "
+                f"{statistics.median(ma):<6,.0f} {statistics.median(ma) / statistics.median(lo):>10.2f}x")
     say(f"# end: {_load()}")
 
 

@@ -252,3 +252,25 @@ def test_memo_put_evicts_the_oldest_quarter():
     assert list(memo) == list(range(8))
     put(memo, "new", 1, 8)
     assert list(memo) == [2, 3, 4, 5, 6, 7, "new"]
+
+
+def test_predict_many_equals_one_by_one_and_returns_every_object_to_the_collector(table):
+    import gc
+    from archlab.cost.predictor import frozen_gc, predict_many
+    specs = _specs()
+    one = [predict_latency(s, table=table) for s in specs]
+    assert gc.get_freeze_count() == 0
+    assert predict_many(specs, table=table) == one
+    assert gc.get_freeze_count() == 0                 # unfrozen at the end: nothing stays exempt
+    with frozen_gc() as frozen:
+        assert frozen and gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()                                        # a process that froze objects itself
+    try:
+        held = gc.get_freeze_count()
+        assert predict_many(specs[:1], table=table) == one[:1]
+        with frozen_gc() as frozen:
+            assert not frozen
+        assert gc.get_freeze_count() == held           # its frozen objects stay frozen
+    finally:
+        gc.unfreeze()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import statistics
+from contextlib import contextmanager
 
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from ..memo import evict as memo_evict
 from .kernels import kernels_of
 from .table import LatencyTable, LatencyTableError, check_request, load_or_build
 
-__all__ = ["predict_latency", "predict_ms", "get_table", "network_calibration", "network_scale", "fit_calibration",
+__all__ = ["predict_latency", "predict_many", "frozen_gc", "predict_ms", "get_table", "network_calibration",
+           "network_scale", "fit_calibration",
            "apply_calibration", "CALIBRATIONS"]
 
 _TABLES: dict = {}
@@ -268,6 +270,48 @@ def predict_ms(spec, input_size, table: LatencyTable, calibration: str = "linear
 def apply_calibration(summed: float, kernels: int, scale: float, per_kernel_ms: float) -> float:
     """``scale * summed + per_kernel_ms * kernels``, kept at or above half the scaled sum."""
     return max(scale * summed + per_kernel_ms * kernels, 0.5 * scale * summed)
+
+
+@contextmanager
+def frozen_gc():
+    """A block of many predictions, the garbage collector's full collections kept off the memos.
+
+    The memos the predictor grows (analytic op records, kernel entries: ~0.9 M tracked objects
+    after a few thousand specs) make every full collection traverse them, which took 35-50% of a
+    stream of never-seen specs. Inside this block every object that exists (the memos included) is
+    frozen (:func:`gc.freeze`) at its start and again after each :func:`predict_many` prediction,
+    and :func:`gc.unfreeze` at its end returns them all to the collector: nothing stays exempt
+    after the block. Reference counting frees as usual meanwhile (an evicted memo entry is freed at
+    once); only cyclic garbage made inside the block waits for its end. In a process that already
+    froze objects (``gc.get_freeze_count() > 0``, e.g. a pre-fork server) it does nothing, so as
+    not to unfreeze them."""
+    if gc.get_freeze_count() > 0:
+        yield False
+        return
+    gc.freeze()
+    try:
+        yield True
+    finally:
+        gc.unfreeze()
+
+
+def predict_many(specs, *, runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, input_size=None,
+                 table=None, calibration: str = "linear", progress: bool = False) -> list[dict]:
+    """:func:`predict_latency` of each of ``specs`` (one table, looked up once), inside
+    :func:`frozen_gc`: what a search screening many candidates should call (~2x the speed of a
+    plain loop on never-seen specs, ``benchmarks/bench_latency_predictor.py``). ``progress``
+    shows a progress bar."""
+    from tqdm.auto import tqdm
+    specs = list(specs)
+    tab = get_table(runtime, threads, batch, table)
+    out = []
+    with frozen_gc() as frozen:
+        for s in tqdm(specs, desc="predicting latency", unit="spec", disable=not progress):
+            out.append(predict_latency(s, runtime=runtime, threads=threads, batch=batch, input_size=input_size,
+                                       table=tab, calibration=calibration))
+            if frozen:
+                gc.freeze()
+    return out
 
 
 def _resolve(spec):
