@@ -348,11 +348,15 @@ def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
 
 def seed_groups() -> dict:
     """score -> model -> values over seeds, for every score measured with more than one seed: the
-    rung budgets (``rung_scores.csv``), search-val after k epochs and the final score (the runs)."""
+    rung budgets (``rung_scores.csv``) and their summed training losses (``<budget>_loss``),
+    search-val after k epochs and the final score (the runs)."""
     import rung_scores
     out: dict = {}
     for r in rung_scores.read_scores():
         out.setdefault(r["budget"], {}).setdefault(r["model"], []).append(float(r["score"]))
+        loss = rung_loss_sum(r["model"], r["budget"], int(r["seed"]))
+        if loss == loss:
+            out.setdefault(r["budget"] + "_loss", {}).setdefault(r["model"], []).append(loss)
     for row in fp.collect():
         for k, v in row.items():
             if (k.startswith("search_val_e") or k == FINAL) and v == v:
@@ -395,7 +399,7 @@ def main(argv=None) -> int:
     sn = score_noise()
     if not sn.empty:
         sn.to_csv(fp.OUT / "score_noise.csv", index=False)
-        (fp.OUT / "score_noise.md").write_text(sn.to_markdown(index=False, floatfmt=".2f") + "\n")
+        (fp.OUT / "score_noise.md").write_text(sn.to_markdown(index=False, floatfmt=".3g") + "\n")
     accuracy_figure(t, noise)
     proxy_figure(t, fid)
     v = write_verdict(t, noise, fid)

@@ -432,6 +432,24 @@ def test_a_winner_outside_the_picks_is_named_with_its_origin(recorded, monkeypat
     assert sl.origin("litehrnet_18") == "a hand-designed baseline"
 
 
+def test_score_noise_has_a_row_for_the_summed_loss_of_each_rung_budget(recorded, monkeypatch):
+    """The rung runs' summed training losses get their own seed-noise row (``<budget>_loss``),
+    from the runs' metrics: seeds (-1, -2) and (-4, -4) -> pooled std sqrt(0.5 / 2), spread the std
+    of the means -1.5 and -4."""
+    import rung_scores
+    monkeypatch.setattr(rung_scores, "OUT", recorded / "rung_scores")
+    for m, losses in {"litehrnet_18": (1.0, 2.0), "sdhrnet_w16_small": (4.0, 4.0)}.items():
+        for k, loss in enumerate(losses):
+            run = rung_scores.run_folder(m, "rung_2ep_3500_d1", k) / "run"
+            run.mkdir(parents=True)
+            run.joinpath("metrics.jsonl").write_text(json.dumps({"epoch": 1, "train_loss": loss}) + "\n")
+    noise = sl.score_noise().set_index("score")
+    row = noise.loc["rung_2ep_3500_d1_loss"]
+    assert row["seed_std"] == pytest.approx(0.25 ** 0.5) and row["models_with_seeds"] == 2
+    assert row["spread_across_models"] == pytest.approx(2.5 / 2 ** 0.5)
+    assert "rung_2ep_3500_loss" not in noise.index          # no run folders for it: no row
+
+
 def test_rung_loss_sum_reads_the_rung_run_and_is_nan_without_it(tmp_path, monkeypatch):
     import rung_scores
     monkeypatch.setattr(rung_scores, "OUT", tmp_path)
