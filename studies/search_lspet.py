@@ -324,12 +324,33 @@ def rung_loss_sum(model: str, budget: str, seed: int = 0) -> float:
     return -sum(r["train_loss"] for r in rows) if rows else math.nan
 
 
+#: seeds a rung score is averaged over in its ``<budget>_mean<k>`` column (what a search that
+#: trains each configuration that many times would act on)
+SEED_MEAN = 3
+
+
+def _seed_means(scores: list) -> tuple[pd.DataFrame, dict]:
+    """``<budget>_mean3``: the mean rung score over seeds 0-2 of every model that has all three
+    (NaN otherwise), and each such column's CPU-hours (its budget's median run times its runs)."""
+    z = pd.DataFrame(scores).astype({"score": float, "cpu_s": float, "seed": int})
+    z = z[z["seed"] < SEED_MEAN]
+    full = z.groupby(["budget", "model"]).filter(lambda g: g["seed"].nunique() == SEED_MEAN)
+    if full.empty:
+        return pd.DataFrame(), {}
+    wide = full.pivot_table(index="model", columns="budget", values="score", aggfunc="mean")
+    cost = full.groupby("budget")["cpu_s"].agg(lambda x: x.median() * len(x)) / 3600
+    name = f"_mean{SEED_MEAN}"
+    return wide.add_suffix(name), {f"{b}{name}": float(v) for b, v in cost.items()}
+
+
 def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
     """The search's own rung scores (``studies/rung_scores.py``, seed 0) as columns named by their
-    budget (``rung_1ep_1750``), their summed training losses as ``<budget>_loss``, with their
-    CPU-hours in ``t.attrs['rung_cpu_h']``."""
+    budget (``rung_1ep_1750``), their summed training losses as ``<budget>_loss``, their means over
+    seeds 0-2 as ``<budget>_mean3`` (models with all three), with their CPU-hours in
+    ``t.attrs['rung_cpu_h']``."""
     import rung_scores
-    rows = [r for r in rung_scores.read_scores() if int(r["seed"]) == 0]
+    every = rung_scores.read_scores()
+    rows = [r for r in every if int(r["seed"]) == 0]
     if not rows:
         return t
     z = pd.DataFrame(rows).astype({"score": float, "cpu_s": float})
@@ -337,9 +358,13 @@ def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
     wide = z.pivot_table(index="model", columns="budget", values="score")
     loss = z.dropna(subset=["loss"]).pivot_table(index="model", columns="budget", values="loss")
     wide = wide.join(loss.add_suffix("_loss"), how="left")
+    means, mean_cost = _seed_means(every)
+    if len(means):
+        wide = wide.join(means, how="left")
     # a resumed training's cpu_s covers its last part only: a budget costs its median times its count
     cost = z.groupby("budget")["cpu_s"].agg(lambda x: x.median() * len(x)) / 3600
-    cost = {**{c: float(v) for c, v in cost.items()}, **{f"{c}_loss": float(v) for c, v in cost.items()}}
+    cost = {**{c: float(v) for c, v in cost.items()}, **{f"{c}_loss": float(v) for c, v in cost.items()},
+            **mean_cost}
     attrs = {**t.attrs, "rung_cpu_h": cost}
     t = t.merge(wide.reset_index(), on="model", how="left")
     t.attrs = attrs

@@ -450,6 +450,16 @@ def test_score_noise_has_a_row_for_the_summed_loss_of_each_rung_budget(recorded,
     assert "rung_2ep_3500_loss" not in noise.index          # no run folders for it: no row
 
 
+def test_seed_mean_column_averages_seeds_0_to_2_of_models_that_have_all_three():
+    rows = [{"model": "a", "budget": "rung_x", "seed": k, "score": v, "cpu_s": 100.0 * (k + 1)}
+            for k, v in enumerate((1.0, 2.0, 6.0, 50.0))]          # seed 3 is not averaged
+    rows += [{"model": "b", "budget": "rung_x", "seed": k, "score": 9.0, "cpu_s": 100.0} for k in (0, 1)]
+    means, cost = sl._seed_means(rows)
+    assert means.loc["a", "rung_x_mean3"] == pytest.approx(3.0) and "b" not in means.index
+    assert cost == {"rung_x_mean3": pytest.approx(200.0 * 3 / 3600)}
+    assert sl._seed_means(rows[4:])[0].empty
+
+
 def test_rung_loss_sum_reads_the_rung_run_and_is_nan_without_it(tmp_path, monkeypatch):
     import rung_scores
     monkeypatch.setattr(rung_scores, "OUT", tmp_path)
