@@ -30,6 +30,7 @@ from ..spec import NetworkSpec, SpecError, parse_size
 from .memo import put as memo_put
 from .ops import (MAC_CLASSES, MAC_OPS, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
+from .segments import NodeSummary, combine, summarise
 
 __all__ = ["count", "count_spec", "network_ops", "CostReport", "BLOCK_COSTS", "HEAD_COSTS", "GROUP_LEVELS"]
 
@@ -151,72 +152,7 @@ def _reprefix(ops, prefix: str) -> list[Op]:
     return [new(Op, (dot + o[0] if o[0] else prefix,) + o[1:]) for o in ops]
 
 
-# -- segments ----------------------------------------------------------------------------------
-# A network's ops are kept as a tree of segments ``(prefix, body, summary, is_node)``: a leaf's
-# body is a tuple of Ops with paths relative to ``prefix`` (``None``: relative to the parent), a
-# node's body a tuple of child segments. Repeated blocks and modules share one body, so a count
-# builds each distinct block's ops once and never prefixes or sums the copies; the flat op list
-# is materialised only when ``.ops``/``.by_module`` ask for it. A leaf's summary is
-# ``(params, number of ops, {op name: (macs, numel_in, numel_out)})`` -- enough for every
-# total that is linear in the per-op figures (``macs``, ``macs_by_op``, the paper profiles and
-# the fvcore/torch conventions); a node's is a :class:`_NodeSummary` of its children, combined
-# on first use.
-
-def _summarise(ops) -> tuple:
-    params = 0
-    kinds: dict = {}
-    for o in ops:
-        params += o[3]
-        k = kinds.get(o[1])
-        if k is None:
-            kinds[o[1]] = [o[2], o[4], o[5]]
-        else:
-            k[0] += o[2]
-            k[1] += o[4]
-            k[2] += o[5]
-    return params, len(ops), {k: tuple(v) for k, v in kinds.items()}
-
-
-class _NodeSummary:
-    """A module node's summary, combined from its children only when a count asks for it (the
-    latency predictor walks the same segments and never does)."""
-
-    __slots__ = ("children", "value")
-
-    def __init__(self, children: tuple):
-        self.children = children
-        self.value = None
-
-    def get(self) -> tuple:
-        if self.value is None:
-            self.value = _combine(c[2] for c in self.children)
-        return self.value
-
-
-def _combine(summaries) -> tuple:
-    """The summary of a sequence of segments' summaries (shared summaries are added once,
-    times their multiplicity; a :class:`_NodeSummary` is resolved first)."""
-    groups: dict = {}
-    for sm in summaries:
-        g = groups.get(id(sm))
-        if g is None:
-            groups[id(sm)] = [sm, 1]
-        else:
-            g[1] += 1
-    params = n = 0
-    kinds: dict = {}
-    for sm, times in groups.values():
-        p, m, ks = sm.get() if type(sm) is _NodeSummary else sm
-        params += times * p
-        n += times * m
-        for k, v in ks.items():
-            a = kinds.get(k)
-            if a is None:
-                kinds[k] = (times * v[0], times * v[1], times * v[2])
-            else:
-                kinds[k] = (a[0] + times * v[0], a[1] + times * v[1], a[2] + times * v[2])
-    return params, n, kinds
-
+# -- segments: a tree of ``(prefix, body, summary, is_node)`` (see :mod:`.segments`) ----------------
 
 class _Seq:
     """Builds a segment list in forward order: ``leaf`` appends a (shared) relative op body,
@@ -284,7 +220,7 @@ def _memo(key, compute):
     if hit is None:
         r = compute()
         body = tuple(r)
-        hit = (body, _summarise(body), r.out)
+        hit = (body, summarise(body), r.out)
         if key is not None:
             memo_put(_BLOCK_MEMO, key, hit, _BLOCK_MEMO_MAX)
     return hit
@@ -377,7 +313,7 @@ def _module_cost_raw(shapes, mp) -> tuple:
     else:
         xs = xs[:mp.num_out]
     children = seq.done()
-    return children, tuple(xs), _NodeSummary(children)
+    return children, tuple(xs), NodeSummary(children)
 
 
 def _check_input_size(spec: NetworkSpec, size) -> tuple[int, int]:
@@ -482,11 +418,11 @@ class CostReport:
         self.input_size = tuple(input_size)
         if _segments is None:
             self._ops = list(ops)
-            summary = _summarise(self._ops)
+            summary = summarise(self._ops)
         else:
             self._ops = None
             self._segments = _segments
-            summary = _combine(sg[2] for sg in _segments)
+            summary = combine(sg[2] for sg in _segments)
         self.params, self.num_ops, kinds = summary
         #: op name -> (macs, numel_in, numel_out) summed over the network (what linear
         #: conventions price without touching the op list)
