@@ -71,8 +71,7 @@ def _speed(specs, table, repeats, seed, stream_n):
     does not warm the memos (``random_specs`` validates them in ``isolated_caches``). The garbage
     collector is run once before each timing, and left on while timing."""
     import gc
-    from archlab.cost.analytic import clear_caches
-    from archlab.cost.predictor import predict_latency, predict_many, random_specs
+    from archlab.cost.predictor import clear_memos, predict_latency, predict_many, random_specs
 
     def loop(batch):
         for s in batch:
@@ -85,9 +84,7 @@ def _speed(specs, table, repeats, seed, stream_n):
         return len(batch) / (time.perf_counter() - t0)
 
     def cold_memos():
-        table._memo.clear()
-        table.__dict__.pop("_bodies", None)
-        clear_caches()
+        clear_memos(table)
 
     predict_latency(specs[0], table=table)     # the table's calibration is fitted once, not timed
     cold_memos()

@@ -329,6 +329,12 @@ def rung_loss_sum(model: str, budget: str, seed: int = 0) -> float:
 SEED_MEAN = 3
 
 
+def _budget_cpu_h(z: pd.DataFrame) -> pd.Series:
+    """CPU-hours per budget of the rung runs in ``z``: a resumed training's ``cpu_s`` covers its
+    last part only, so a budget costs its median run times its runs."""
+    return z.groupby("budget")["cpu_s"].agg(lambda x: x.median() * len(x)) / 3600
+
+
 def _seed_means(scores: list) -> tuple[pd.DataFrame, dict]:
     """``<budget>_mean3``: the mean rung score over seeds 0-2 of every model that has all three
     (NaN otherwise), and each such column's CPU-hours (its budget's median run times its runs)."""
@@ -338,7 +344,7 @@ def _seed_means(scores: list) -> tuple[pd.DataFrame, dict]:
     if full.empty:
         return pd.DataFrame(), {}
     wide = full.pivot_table(index="model", columns="budget", values="score", aggfunc="mean")
-    cost = full.groupby("budget")["cpu_s"].agg(lambda x: x.median() * len(x)) / 3600
+    cost = _budget_cpu_h(full)
     name = f"_mean{SEED_MEAN}"
     return wide.add_suffix(name), {f"{b}{name}": float(v) for b, v in cost.items()}
 
@@ -361,8 +367,7 @@ def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
     means, mean_cost = _seed_means(every)
     if len(means):
         wide = wide.join(means, how="left")
-    # a resumed training's cpu_s covers its last part only: a budget costs its median times its count
-    cost = z.groupby("budget")["cpu_s"].agg(lambda x: x.median() * len(x)) / 3600
+    cost = _budget_cpu_h(z)
     cost = {**{c: float(v) for c, v in cost.items()}, **{f"{c}_loss": float(v) for c, v in cost.items()},
             **mean_cost}
     attrs = {**t.attrs, "rung_cpu_h": cost}

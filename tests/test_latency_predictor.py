@@ -207,11 +207,10 @@ def test_drawing_random_specs_leaves_the_cost_memos_as_they_were():
 
 def _cold_predictions(specs, table):
     """``(spec, its prediction from cleared memos)`` for the specs the tiny table covers."""
-    from archlab.cost.analytic import clear_caches
+    from archlab.cost.predictor import clear_memos
     out = []
     for s in specs:
-        clear_caches()
-        table.__dict__.pop("_bodies", None)
+        clear_memos(table)
         try:
             out.append((s, predict_ms(s, tuple(s.input_size), table, "none")))
         except LatencyTableError:       # a kernel kind the tiny grid did not profile
@@ -226,15 +225,14 @@ def test_bounded_memos_evict_without_changing_a_prediction_or_an_op(table, monke
     each prediction and op list equal to the spec's own cold computation, and no memo outgrows
     its bound."""
     from archlab.cost import analytic
+    from archlab.cost.predictor import clear_memos, random_specs
     from archlab.cost.predictor import predict as pred
-    from archlab.cost.predictor import random_specs
     specs, cold = zip(*_cold_predictions(random_specs(40, seed=31), table))
     assert len(specs) >= 8
     cold_ops = [network_ops(s) for s in specs]
     monkeypatch.setattr(analytic, "_BLOCK_MEMO_MAX", block_max)
     monkeypatch.setattr(pred, "_MEMO_MAX", entry_max)
-    analytic.clear_caches()
-    table.__dict__.pop("_bodies", None)
+    clear_memos(table)
     for _ in range(2):
         for s, want, ops in zip(specs, cold, cold_ops):
             got = predict_ms(s, tuple(s.input_size), table, "none")

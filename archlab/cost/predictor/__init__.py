@@ -10,14 +10,14 @@ table of profiled kernels, without building the network.
 * :mod:`.sample` -- random specs across the option space (profiling grid, benchmark, tests).
 """
 from .kernels import VOCAB_VERSION, KernelError, kernels_of, kernels_of_spec, subkind
-from .predict import (CALIBRATIONS, apply_calibration, fit_calibration, frozen_gc, get_table, network_calibration,
-                      network_scale, predict_latency, predict_many, predict_ms)
+from .predict import (CALIBRATIONS, apply_calibration, clear_memos, fit_calibration, frozen_gc, get_table,
+                      network_calibration, network_scale, predict_latency, predict_many, predict_ms)
 from .profile import PROFILE_COUNTER
 from .sample import random_spec, random_specs
 from .table import (GRIDS, RUNTIMES, LatencyTable, LatencyTableError, build_table, cache_dir, cache_key, cpu_model,
                     key_digest, load_or_build)
 
-__all__ = ["predict_latency", "predict_many", "frozen_gc", "predict_ms", "network_scale", "network_calibration",
+__all__ = ["predict_latency", "predict_many", "frozen_gc", "clear_memos", "predict_ms", "network_scale", "network_calibration",
            "fit_calibration",
            "apply_calibration", "CALIBRATIONS",
            "build_table", "load_or_build", "get_table", "LatencyTable",

@@ -19,7 +19,8 @@ from ..memo import evict as memo_evict
 from .kernels import kernels_of
 from .table import LatencyTable, LatencyTableError, check_request, load_or_build
 
-__all__ = ["predict_latency", "predict_many", "frozen_gc", "predict_ms", "get_table", "network_calibration",
+__all__ = ["predict_latency", "predict_many", "frozen_gc", "clear_memos", "predict_ms", "get_table",
+           "network_calibration",
            "network_scale", "fit_calibration",
            "apply_calibration", "CALIBRATIONS"]
 
@@ -101,6 +102,16 @@ def _reorders(table: LatencyTable, ks: list) -> float:
 #: NCHWc reorders modelled from kernel adjacency: off (the profiled kernels' times already
 #: predict networks better without them on the benchmark's specs)
 REORDERS = False
+
+
+def clear_memos(table: LatencyTable) -> None:
+    """Forget every memoised prediction: ``table``'s kernels and network entries, and the analytic
+    walk's blocks and modules (:func:`~archlab.cost.analytic.clear_caches`): the next prediction
+    is as cold as a fresh process's (for cold-start timings and tests)."""
+    from ..analytic import clear_caches
+    table._memo.clear()
+    table.__dict__.pop("_bodies", None)
+    clear_caches()
 
 
 def _memo_of(table: LatencyTable) -> dict:
@@ -298,9 +309,9 @@ def frozen_gc():
 def predict_many(specs, *, runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, input_size=None,
                  table=None, calibration: str = "linear", progress: bool = False) -> list[dict]:
     """:func:`predict_latency` of each of ``specs`` (one table, looked up once), inside
-    :func:`frozen_gc`: what a search screening many candidates should call (~2x the speed of a
-    plain loop on never-seen specs, ``benchmarks/bench_latency_predictor.py``). ``progress``
-    shows a progress bar."""
+    :func:`frozen_gc`: what a search screening many candidates should call (1.4-1.6x the speed of
+    a plain loop over a search's first 3,000 never-seen specs, no gain past them;
+    ``benchmarks/bench_latency_predictor.py --speed-only``). ``progress`` shows a progress bar."""
     from tqdm.auto import tqdm
     specs = list(specs)
     tab = get_table(runtime, threads, batch, table)
