@@ -269,6 +269,8 @@ def test_predict_many_equals_one_by_one_and_returns_every_object_to_the_collecto
         assert predict_many(specs[:1], table=table) == one[:1]
         with frozen_gc() as frozen:
             assert not frozen
-        assert gc.get_freeze_count() == held           # its frozen objects stay frozen
+        # its frozen objects stay frozen (none unfrozen, none added); reference counting may
+        # free a few of them meanwhile, so the count can fall slightly, never to zero
+        assert held // 2 < gc.get_freeze_count() <= held
     finally:
         gc.unfreeze()
