@@ -31,6 +31,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import final_protocol as fp  # noqa: E402
 
+from archlab.search.ceiling import noise_free_tau, reliability, seeds_for_tau, tau_ceiling  # noqa: E402
 from archlab.search.rank import extrapolate_curve, fidelity_table, pooled_std, verdict  # noqa: E402
 
 BASELINE = fp.BASELINE
@@ -164,6 +165,10 @@ def add_legacy_proxy(t: pd.DataFrame) -> pd.DataFrame:
 
 #: fewest models (with a final score and the cheap score) a rank-agreement row is computed over
 MIN_FIDELITY_MODELS = 4
+#: issue 11 item 4: the rank fidelity the score the search acts on should reach
+TAU_GOAL = 0.6
+#: cheap scores read from the first epochs of the final-protocol runs (``cheap_scores``)
+FROM_FINAL_RUNS = ("search_val_e", "neg_loss_sum_e", "extrap_e")
 
 
 def fidelity(t: pd.DataFrame) -> pd.DataFrame | None:
@@ -178,7 +183,7 @@ def fidelity(t: pd.DataFrame) -> pd.DataFrame | None:
             t.attrs.get("legacy_cpu_h", math.nan) if c.startswith("legacy_") else
             t.attrs.get("rung_cpu_h", {}).get(c, math.nan) if c.startswith("rung") else
             have[f"cpu_h_e{c.rsplit('_e', 1)[1]}"].sum() for c in cols}
-    return fidelity_table(have, "pck_mean", cost)
+    return noise_ceiling(fidelity_table(have, "pck_mean", cost), have)
 
 
 def _checkpoint(model: str):
@@ -327,6 +332,7 @@ def rung_loss_sum(model: str, budget: str, seed: int = 0) -> float:
 #: seeds a rung score is averaged over in its ``<budget>_mean<k>`` column (what a search that
 #: trains each configuration that many times would act on)
 SEED_MEAN = 3
+MEAN_SUFFIX = f"_mean{SEED_MEAN}"
 
 
 def _budget_cpu_h(z: pd.DataFrame) -> pd.Series:
@@ -345,8 +351,7 @@ def _seed_means(scores: list) -> tuple[pd.DataFrame, dict]:
         return pd.DataFrame(), {}
     wide = full.pivot_table(index="model", columns="budget", values="score", aggfunc="mean")
     cost = _budget_cpu_h(full)
-    name = f"_mean{SEED_MEAN}"
-    return wide.add_suffix(name), {f"{b}{name}": float(v) for b, v in cost.items()}
+    return wide.add_suffix(MEAN_SUFFIX), {f"{b}{MEAN_SUFFIX}": float(v) for b, v in cost.items()}
 
 
 def add_rung_scores(t: pd.DataFrame) -> pd.DataFrame:
@@ -388,9 +393,41 @@ def seed_groups() -> dict:
         if loss == loss:
             out.setdefault(r["budget"] + "_loss", {}).setdefault(r["model"], []).append(loss)
     for row in fp.collect():
-        for k, v in row.items():
-            if (k.startswith("search_val_e") or k == FINAL) and v == v:
+        cheap = {k: v for k, v in cheap_scores(row["model"], int(row["seed"])).items()
+                 if k.startswith(("neg_loss_sum_e", "extrap_e"))}
+        for k, v in {**row, **cheap}.items():
+            if k.startswith(("search_val_e", "neg_loss_sum_e", "extrap_e", FINAL)) and v == v:
                 out.setdefault(k, {}).setdefault(row["model"], []).append(v)
+    return out
+
+
+def _noise(groups: dict, score: str) -> float:
+    return pooled_std([v for v in groups.get(score, {}).values() if len(v) >= 2])
+
+
+def noise_ceiling(fid: pd.DataFrame, have: pd.DataFrame) -> pd.DataFrame:
+    """The rank-fidelity table with what seed noise allows (:mod:`archlab.search.ceiling`): each
+    score's ``reliability`` over the same models (the share of its spread that is not seed noise;
+    NaN where its seed noise is unmeasured), ``tau_ceiling`` (its tau if its noise-free values
+    ranked as the final score's do), ``tau_noise_free`` (its tau corrected for both scores' noise)
+    and ``seeds_for_goal`` (seeds per model its expected tau needs to reach the goal; empty where
+    none suffice). The last three assume the two scores' seed noise independent, so they are left
+    empty for scores read from the final runs themselves (their noise is the final score's)."""
+    groups = seed_groups()
+    r_final = reliability(have["pck_mean"], _noise(groups, FINAL), have["seeds_done"].clip(lower=1))
+    extra = []
+    for score, tau in zip(fid["score"], fid["tau"]):
+        base, k = (score[:-len(MEAN_SUFFIX)], SEED_MEAN) if score.endswith(MEAN_SUFFIX) else (score, 1)
+        noise, values = _noise(groups, base), have[score].to_numpy(float)
+        r = reliability(values, noise, k)
+        if score.startswith(FROM_FINAL_RUNS):      # its noise is the final score's own: not independent
+            extra.append({"reliability": r})
+            continue
+        n = seeds_for_tau(TAU_GOAL, tau, values, noise, r_final, seeds=k) if r == r else None
+        extra.append({"reliability": r, "tau_ceiling": tau_ceiling(r, r_final),
+                      "tau_noise_free": noise_free_tau(tau, r, r_final), "seeds_for_goal": n})
+    out = pd.concat([fid, pd.DataFrame(extra, index=fid.index)], axis=1)
+    out.attrs["final_reliability"] = r_final
     return out
 
 

@@ -32,6 +32,8 @@ def recorded(tmp_path, monkeypatch):
     monkeypatch.setattr(fp, "MODELS", {**fp.MODELS, "cand_fast": "naive_litehrnet_18_coco",
                                        "cand_slow": "litehrnet_30_coco"})
     monkeypatch.setattr(fp, "PICKS", ["cand_fast", "cand_slow"])
+    import rung_scores
+    monkeypatch.setattr(rung_scores, "OUT", tmp_path / "rung_scores")     # not the repository's rung runs
     lat = []
     for model, (scores, e1, ms) in RECORDED.items():
         for seed, pck in enumerate(scores):
@@ -470,3 +472,32 @@ def test_rung_loss_sum_reads_the_rung_run_and_is_nan_without_it(tmp_path, monkey
     assert sl.rung_loss_sum("span_0", "rung_2ep_3500") == -0.75
     assert math.isnan(sl.rung_loss_sum("span_0", "rung_2ep_3500", seed=1))
     assert math.isnan(sl.rung_loss_sum("span_1", "rung_2ep_3500"))
+
+
+def test_fidelity_table_says_how_far_seed_noise_caps_each_score(recorded):
+    """A second seed of the search's rung score for two models measures its noise; the table then
+    gives its reliability over the six models, its noise ceiling and its noise-corrected tau, from
+    the closed forms of archlab.search.ceiling."""
+    import numpy as np
+    from archlab.search.ceiling import noise_free_tau, tau_ceiling
+    rows = pd.read_csv(recorded / "rung_scores.csv")
+    extra = [{**rows[(rows["model"] == m) & (rows["budget"] == fp.search_score())].iloc[0].to_dict(),
+              "seed": 1, "score": v} for m, v in {"litehrnet_18": 28.0, "sdhrnet_w16_small": 22.0}.items()]
+    pd.concat([rows, pd.DataFrame(extra)]).to_csv(recorded / "rung_scores.csv", index=False)
+    sl.main([])
+    fid = pd.read_csv(recorded / "rank_fidelity.csv").set_index("score")
+    # rung seeds (27, 28) and (20, 22): noise^2 = (0.5 + 2) / 2; seed-0 values over the six models
+    r_rung = 1 - 1.25 / np.var([30.0, 29.0, 28.0, 27.0, 20.0, 21.0], ddof=1)
+    # final: seed lists of RECORDED (pooled variance), means over 3, 3, 2, 2, 3, 3 seeds
+    groups = [v[0] for v in RECORDED.values()]
+    noise2 = sum(((np.array(g) - np.mean(g)) ** 2).sum() for g in groups) / sum(len(g) - 1 for g in groups)
+    means = [np.mean(g) for g in groups]
+    r_final = 1 - noise2 * np.mean([1 / len(g) for g in groups]) / np.var(means, ddof=1)
+    row = fid.loc[fp.search_score()]
+    assert row["reliability"] == pytest.approx(r_rung)
+    assert row["tau_ceiling"] == pytest.approx(tau_ceiling(r_rung, r_final))
+    assert row["tau_noise_free"] == pytest.approx(noise_free_tau(13 / 15, r_rung, r_final))
+    assert 0 < row["tau_ceiling"] < 1 and row["tau_noise_free"] > row["tau"]
+    # scores read from the final runs share the final score's seed noise: a reliability, no ceiling
+    assert fid.loc["search_val_e1", "reliability"] == pytest.approx(1.0)     # every seed's epoch 1 agrees
+    assert math.isnan(fid.loc["search_val_e1", "tau_ceiling"]) and math.isnan(fid.loc["extrap_e3", "seeds_for_goal"])
