@@ -95,14 +95,40 @@ def _speed(specs, table, repeats, seed, stream_n):
     if not stream_n:
         return cold, same, fresh, None
     stream = random_specs(stream_n, seed + 5000)
-    chunks = [stream[i:i + STREAM_CHUNK] for i in range(0, stream_n, STREAM_CHUNK)]
     ways = {"loop": loop, "many": lambda b: predict_many(b, table=table)}
-    streams: dict = {k: [] for k in ways}
+    return cold, same, fresh, _stream_rates(stream, ways, rate, cold_memos)
+
+
+def _stream_rates(stream, ways, rate, cold_memos) -> dict:
+    """way -> rounds -> specs/s of each chunk of ``stream``, every round from cold memos, the ways
+    alternating in order round by round."""
+    chunks = [stream[i:i + STREAM_CHUNK] for i in range(0, len(stream), STREAM_CHUNK)]
+    out: dict = {k: [] for k in ways}
     for r in range(STREAM_ROUNDS):
-        for k in (("loop", "many") if r % 2 == 0 else ("many", "loop")):
+        for k in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
             cold_memos()
-            streams[k].append([rate(c, ways[k]) for c in chunks])
-    return cold, same, fresh, streams
+            out[k].append([rate(c, ways[k]) for c in chunks])
+    return out
+
+
+def _space_stream(path, n, seed, table) -> dict:
+    """:func:`_stream_rates` of ``n`` never-seen specs drawn from the search space file ``path``
+    (:meth:`SearchSpace.sample`: what the search's latency objective screens), cold memos."""
+    import gc
+    import optuna
+    from archlab.cost.predictor import clear_memos, predict_latency, predict_many
+    from archlab.search import SearchSpace
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    stream = SearchSpace.from_yaml(path).sample(n, seed)
+
+    def rate(batch, fn):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn(batch)
+        return len(batch) / (time.perf_counter() - t0)
+    ways = {"loop": lambda b: [predict_latency(s, table=table) for s in b],
+            "many": lambda b: predict_many(b, table=table)}
+    return _stream_rates(stream, ways, rate, lambda: clear_memos(table))
 
 
 def _errors(pred, meas):
@@ -215,6 +241,8 @@ def main(argv=None) -> int:
     ap.add_argument("--speed-repeats", type=int, default=7, help="timed prediction passes")
     ap.add_argument("--stream", type=int, default=6000, help="never-seen specs predicted in one stream from cold "
                     "memos, timed by thousands (0: skip)")
+    ap.add_argument("--space", action="append", default=[], metavar="YAML", help="also a stream of --stream "
+                    "never-seen specs drawn from this search space file (repeatable)")
     ap.add_argument("--compare-grid", default="", help="also score the table of this profiling grid on the same "
                     "references (e.g. 'isolated': kernels profiled alone only; built first if missing)")
     ap.add_argument("--helper-n", type=int, default=0, help="also time the first N specs with "
@@ -300,15 +328,23 @@ def _speed_lines(specs, table, args, say) -> None:
     say(f"  fresh random specs each pass (never seen)       {min(fresh):>8,.0f} / {statistics.median(fresh):,.0f}")
     say(f"  first pass, every memo cleared                  {cold:>8,.0f}")
     if stream is not None:
-        say(f"  one stream of {args.stream:,} never-seen specs from cold memos (a search from its start), "
-            f"by {STREAM_CHUNK:,}; min / median of {STREAM_ROUNDS} rounds:")
-        say(f"    {'specs':18s} {'predict_latency loop':>22s} {'predict_many':>16s} {'many / loop':>12s}")
-        for i in range(len(stream["loop"][0])):
-            lo, ma = [r[i] for r in stream["loop"]], [r[i] for r in stream["many"]]
-            span = f"{i * STREAM_CHUNK + 1:,}-{min((i + 1) * STREAM_CHUNK, args.stream):,}"
-            say(f"    {span:18s} {min(lo):>11,.0f} / {statistics.median(lo):<8,.0f} {min(ma):>7,.0f} / "
-                f"{statistics.median(ma):<6,.0f} {statistics.median(ma) / statistics.median(lo):>10.2f}x")
+        say(f"  one stream of {args.stream:,} never-seen random specs of the whole option space from cold "
+            f"memos (a search from its start), by {STREAM_CHUNK:,}; min / median of {STREAM_ROUNDS} rounds:")
+        _stream_table(stream, args.stream, say)
+    for path in args.space:
+        say(f"  one stream of {args.stream:,} never-seen specs drawn from the search space {path} (what its "
+            f"latency objective screens), cold memos, by {STREAM_CHUNK:,}; min / median of {STREAM_ROUNDS} rounds:")
+        _stream_table(_space_stream(path, args.stream, args.seed, table), args.stream, say)
     say(f"# end: {_load()}")
+
+
+def _stream_table(stream: dict, n: int, say) -> None:
+    say(f"    {'specs':18s} {'predict_latency loop':>22s} {'predict_many':>16s} {'many / loop':>12s}")
+    for i in range(len(stream["loop"][0])):
+        lo, ma = [r[i] for r in stream["loop"]], [r[i] for r in stream["many"]]
+        span = f"{i * STREAM_CHUNK + 1:,}-{min((i + 1) * STREAM_CHUNK, n):,}"
+        say(f"    {span:18s} {min(lo):>11,.0f} / {statistics.median(lo):<8,.0f} {min(ma):>7,.0f} / "
+            f"{statistics.median(ma):<6,.0f} {statistics.median(ma) / statistics.median(lo):>10.2f}x")
 
 
 def _speed_only(args) -> int:

@@ -149,3 +149,23 @@ def test_option_knobs_of_library_components_and_aliases_agree(tmp_path):
     assert a == b and {s.block_options["kernel"] for s in a.stages} == {5} and a.head.options["growth"] == 8
     simple = new.apply({"head": "simple", "head_options.dasp.growth": 8})
     assert simple.head.type == "simple" and simple.head.options == {}
+
+
+def test_sample_draws_distinct_valid_specs_reproducibly():
+    from pathlib import Path
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = SearchSpace.from_yaml(Path(__file__).resolve().parents[1] / "studies" / "search_lspet.yaml")
+    a, b = space.sample(12, seed=4), space.sample(12, seed=4)
+    assert [s.to_yaml() for s in a] == [s.to_yaml() for s in b]
+    bodies = {s.to_yaml().split("\n", 1)[1] for s in a}
+    assert len(bodies) == 12                                   # distinct networks, not just names
+    assert {s.to_yaml() for s in space.sample(12, seed=5)} != {s.to_yaml() for s in a}
+    for s in a:
+        assert archlab.count(s).params > 0
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        space.sample(0)
+    one = SearchSpace.from_dict({**yaml.safe_load(
+        (Path(__file__).resolve().parents[1] / "studies" / "search_lspet.yaml").read_text()),
+        "knobs": {"sem": {"choices": [False]}}})
+    with pytest.raises(SpaceError, match="only 1 distinct valid specs"):
+        one.sample(2, tries=3)                                 # a space of one network

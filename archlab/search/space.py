@@ -324,6 +324,29 @@ class SearchSpace:
         values = {k.name: k.suggest(trial) for k in self.knobs}
         return self.apply(values, name=f"{self.study}_t{trial.number}")
 
+    def sample(self, n: int, seed: int = 0, *, tries: int = 50) -> list[NetworkSpec]:
+        """``n`` distinct valid specs drawn at random from the space (Optuna's seeded
+        ``RandomSampler`` on an in-memory study: the same seed draws the same specs); draws the
+        spec validator refuses are redrawn, at most ``tries * n`` draws in all."""
+        import optuna
+        if n < 1:
+            raise ValueError(f"sample: n must be >= 1, got {n}")
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+        seen, out = set(), []
+        for _ in range(tries * n):
+            trial = study.ask()
+            try:
+                spec = self.suggest(trial)
+            except SpecError:
+                continue
+            key = dataclasses.replace(spec, name=self.study).to_yaml()   # names differ per trial
+            if key not in seen:
+                seen.add(key)
+                out.append(spec)
+                if len(out) == n:
+                    return out
+        raise SpaceError(f"sample: only {len(out)} distinct valid specs in {tries * n} draws of {self.study!r}")
+
     def apply(self, values: dict, name: str | None = None) -> NetworkSpec:
         """The base spec with knob ``values`` applied (raises SpecError for an invalid combination)."""
         base = self.base_spec()
