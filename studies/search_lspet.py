@@ -11,6 +11,8 @@ the measured ONNX Runtime latencies) and writes ``reports/search_lspet/``:
     accuracy_vs_latency.png      final-protocol accuracy (error bars: seed std) against ONNX Runtime
                                  latency (error bars: IQR); the front is computed in this plane
     proxy_vs_final.png           each cheap score against the final score, tau printed on it
+    fidelity_curve.csv / .png    tau of search-val after k final-protocol epochs against CPU-hours
+                                 per model, the rung scores beside it
     verdict.json                 the issue's deliverable keys (``status`` says whether it is final)
 
 Regenerate everything from the recorded results with one command (no training, no timing)::
@@ -316,6 +318,63 @@ def proxy_figure(t: pd.DataFrame, fid):
     return save_figure(fig, fp.OUT / "proxy_vs_final", data={"tau": dict(zip(fid["score"], fid["tau"]))})[0]
 
 
+def fidelity_curve(t: pd.DataFrame) -> pd.DataFrame:
+    """Kendall tau (bootstrap interval) against the final score of search-val PCK@0.2 after each
+    epoch k of the seed-0 final runs, with the mean CPU-hours per model that k epochs took: how
+    much of the final protocol a score needs before it ranks models. These scores come from the
+    final runs themselves (they share the final score's seed noise, which flatters them; epoch
+    ``EPOCHS`` is the final weights scored on the other split)."""
+    from archlab.search.rank import rank_agreement
+    have = t.dropna(subset=["pck_mean"])
+    rows = []
+    for k in range(1, fp.EPOCHS + 1):
+        vals, cpu = [], []
+        for m in have["model"]:
+            first = [r for r in run_metrics(m, 0) if int(r["epoch"]) <= k]
+            ok = len(first) == k and first[-1].get("val_PCK@0.2") is not None
+            vals.append(100 * first[-1]["val_PCK@0.2"] if ok else math.nan)
+            cpu.append(sum(r.get("epoch_time_s", 0) + (r.get("val_time_s") or 0) for r in first) / 3600 if ok
+                       else math.nan)
+        if sum(v == v for v in vals) >= MIN_FIDELITY_MODELS:
+            r = rank_agreement(vals, have["pck_mean"].to_numpy(float))
+            rows.append({"epoch": k, "n": r["n"], "tau": r["tau"], "tau_lo": r["tau_lo"], "tau_hi": r["tau_hi"],
+                         "cpu_h_per_model": float(pd.Series(cpu).mean())})
+    return pd.DataFrame(rows)
+
+
+def _yerr(mid, lo, hi) -> list:
+    """Error-bar lengths below and above (0 where an interval is degenerate or rounds past its point)."""
+    import numpy as np
+    mid, lo, hi = (np.asarray(x, dtype=float) for x in (mid, lo, hi))
+    return [np.nan_to_num(np.clip(mid - lo, 0, None)), np.nan_to_num(np.clip(hi - mid, 0, None))]
+
+
+def fidelity_curve_figure(curve: pd.DataFrame, fid) -> Path | None:
+    """tau of search-val after k final-protocol epochs against CPU-hours per model, the rung scores
+    of separate runs (seed 0) as points beside it, and the goal as a line."""
+    import matplotlib.pyplot as plt
+    from archlab.plots.save import save_figure
+    if curve.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    err = _yerr(curve["tau"], curve["tau_lo"], curve["tau_hi"])
+    ax.errorbar(curve["cpu_h_per_model"], curve["tau"], yerr=err, marker="o", capsize=3,
+                label=f"search-val after k of {fp.EPOCHS} final epochs (seed 0, n={int(curve['n'].max())})")
+    rungs = fid[fid["score"].str.match(r"rung_\d+ep_[a-z0-9]+$")] if fid is not None else pd.DataFrame()
+    for _, r in rungs.iterrows():
+        ax.errorbar(r["cpu_hours"] / r["n"], r["tau"], yerr=_yerr([r["tau"]], [r["tau_lo"]], [r["tau_hi"]]),
+                    marker="s", capsize=3, linestyle="none", label=f"{r['score']} (own runs, n={r['n']})")
+    ax.axhline(TAU_GOAL, color="grey", linestyle="--", label=f"goal tau {TAU_GOAL}")
+    ax.set(xlabel="CPU-hours per model", ylabel="Kendall tau vs final report-test PCK@0.2",
+           title="How much training a score needs before it ranks models")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    data = {"curve": curve.round(6).to_dict("list"),
+            "rungs": {r["score"]: round(float(r["tau"]), 6) for _, r in rungs.iterrows()}}
+    return save_figure(fig, fp.OUT / "fidelity_curve", data=data)[0]
+
+
 def _num(v):
     return None if v is None or v != v else float(v)
 
@@ -468,6 +527,10 @@ def main(argv=None) -> int:
         sn.to_csv(fp.OUT / "score_noise.csv", index=False)
         (fp.OUT / "score_noise.md").write_text(sn.to_markdown(index=False, floatfmt=".3g") + "\n")
     accuracy_figure(t, noise)
+    curve = fidelity_curve(t)
+    if not curve.empty:
+        curve.to_csv(fp.OUT / "fidelity_curve.csv", index=False)
+        fidelity_curve_figure(curve, fid)
     proxy_figure(t, fid)
     v = write_verdict(t, noise, fid)
     print(t.to_string(index=False))

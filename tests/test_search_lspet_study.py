@@ -501,3 +501,25 @@ def test_fidelity_table_says_how_far_seed_noise_caps_each_score(recorded):
     # scores read from the final runs share the final score's seed noise: a reliability, no ceiling
     assert fid.loc["search_val_e1", "reliability"] == pytest.approx(1.0)     # every seed's epoch 1 agrees
     assert math.isnan(fid.loc["search_val_e1", "tau_ceiling"]) and math.isnan(fid.loc["extrap_e3", "seeds_for_goal"])
+
+
+def test_fidelity_curve_plots_tau_after_each_final_epoch(recorded):
+    """search-val after epoch k of the seed-0 runs against the final means: cand_slow's epoch 1 is
+    made the worst, so only epoch 1 loses agreement; the figure's data is the table's."""
+    from scipy.stats import kendalltau
+    path = fp.run_dir("cand_slow", 0) / "metrics.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    rows[0]["val_PCK@0.2"] = 0.01
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    sl.main([])
+    curve = pd.read_csv(recorded / "fidelity_curve.csv").set_index("epoch")
+    assert list(curve.index) == list(range(1, fp.EPOCHS + 1))
+    e1 = [v[1] for v in RECORDED.values()]
+    e1[list(RECORDED).index("cand_slow")] = 1.0
+    means = [sum(v[0]) / len(v[0]) for v in RECORDED.values()]
+    assert curve.loc[1, "tau"] == pytest.approx(kendalltau(e1, means).statistic) and curve.loc[1, "tau"] < 0.8
+    assert curve.loc[2, "tau"] == pytest.approx(1.0) and curve.loc[fp.EPOCHS, "tau"] == pytest.approx(1.0)
+    assert curve.loc[3, "cpu_h_per_model"] == pytest.approx(3 * 320 / 3600)
+    data = json.loads((recorded / "fidelity_curve.json").read_text())
+    assert data["curve"]["tau"] == pytest.approx(list(curve["tau"]), abs=1e-6)
+    assert data["rungs"] == {fp.search_score(): pytest.approx(13 / 15, abs=1e-6)}
