@@ -200,7 +200,7 @@ def _checkpoint(model: str):
         return str(f)
 
 
-def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
+def write_verdict(t: pd.DataFrame, noise: float, fid, curve: pd.DataFrame | None = None) -> dict:
     """verdict.json: a searched model that beats Lite-HRNet-18 on report-test by more than twice the
     pooled seed std at no more ONNX Runtime latency, or none (``status`` says whether it is final)."""
     base = t[t["model"] == BASELINE]
@@ -229,8 +229,33 @@ def write_verdict(t: pd.DataFrame, noise: float, fid) -> dict:
                        winner_pck_mean=_num(row["pck_mean"]), winner_pck_std=_num(row["pck_std"]),
                        winner_checkpoint=_checkpoint(row["model"]),
                        winner_latency_ratio=[_num(row.get(k)) for k in ("ratio_to_baseline", "ratio_lo", "ratio_hi")])
+    out["kendall_tau_by_rung"] = rung_taus(fid, curve)
     out["status"] = verdict_status(out["seeds"], out["winner"])
     (fp.OUT / "verdict.json").write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def rung_taus(fid, curve) -> list[dict]:
+    """The rank fidelity of each rung's score of the search's halving plan: a rung measured in runs
+    of its own (``rung_scores.py``) from the fidelity table; the last rung, when it is the final
+    protocol's training scored on search-val, from the fidelity curve's last epoch (also against
+    seeds >= 1 only, whose noise is independent of the seed-0 run it reads)."""
+    out = []
+    for i, rung in enumerate(fp.halving_plan().rungs):
+        name = fp.budget_name(rung.budget())
+        row = {"rung": i, "trains": rung.keep, "budget": name}
+        if fid is not None and name in set(fid["score"]):
+            f = fid[fid["score"] == name].iloc[0]
+            row.update(score=name, tau=_num(f["tau"]), tau_interval=[_num(f["tau_lo"]), _num(f["tau_hi"])],
+                       source="runs of its own, seed 0")
+        elif (rung.epochs == fp.EPOCHS and rung.limit_train is None and rung.milestones is None
+              and curve is not None and fp.EPOCHS in set(curve.get("epoch", []))):
+            c = curve[curve["epoch"] == fp.EPOCHS].iloc[0]
+            row.update(score=f"search_val_e{fp.EPOCHS}", tau=_num(c["tau"]),
+                       tau_interval=[_num(c["tau_lo"]), _num(c["tau_hi"])],
+                       tau_other_seeds=_num(c.get("tau_other_seeds")),
+                       source="search-val after the last epoch of the seed-0 final runs (the same training)")
+        out.append(row)
     return out
 
 
@@ -322,10 +347,15 @@ def fidelity_curve(t: pd.DataFrame) -> pd.DataFrame:
     """Kendall tau (bootstrap interval) against the final score of search-val PCK@0.2 after each
     epoch k of the seed-0 final runs, with the mean CPU-hours per model that k epochs took: how
     much of the final protocol a score needs before it ranks models. These scores come from the
-    final runs themselves (they share the final score's seed noise, which flatters them; epoch
-    ``EPOCHS`` is the final weights scored on the other split)."""
+    final runs themselves: against the final mean they share seed 0's noise, which flatters them
+    (epoch ``EPOCHS`` is then the final weights scored on the other split), so ``tau_other_seeds``
+    also ranks them against the mean report-test score of seeds >= 1 alone (independent noise;
+    models with a second seed)."""
     from archlab.search.rank import rank_agreement
     have = t.dropna(subset=["pck_mean"])
+    runs = pd.DataFrame(fp.collect())
+    later = runs[runs["seed"] > 0].dropna(subset=[FINAL]).groupby("model")[FINAL].mean() if len(runs) else {}
+    other = have["model"].map(later).to_numpy(float)      # report-test of seeds >= 1: noise independent of seed 0
     rows = []
     for k in range(1, fp.EPOCHS + 1):
         vals, cpu = [], []
@@ -339,6 +369,10 @@ def fidelity_curve(t: pd.DataFrame) -> pd.DataFrame:
             r = rank_agreement(vals, have["pck_mean"].to_numpy(float))
             rows.append({"epoch": k, "n": r["n"], "tau": r["tau"], "tau_lo": r["tau_lo"], "tau_hi": r["tau_hi"],
                          "cpu_h_per_model": float(pd.Series(cpu).mean())})
+            if sum(v == v and o == o for v, o in zip(vals, other)) >= MIN_FIDELITY_MODELS:
+                r = rank_agreement(vals, other)
+                rows[-1].update({"n_other_seeds": r["n"], "tau_other_seeds": r["tau"],
+                                 "tau_other_seeds_lo": r["tau_lo"], "tau_other_seeds_hi": r["tau_hi"]})
     return pd.DataFrame(rows)
 
 
@@ -360,6 +394,11 @@ def fidelity_curve_figure(curve: pd.DataFrame, fid) -> Path | None:
     err = _yerr(curve["tau"], curve["tau_lo"], curve["tau_hi"])
     ax.errorbar(curve["cpu_h_per_model"], curve["tau"], yerr=err, marker="o", capsize=3,
                 label=f"search-val after k of {fp.EPOCHS} final epochs (seed 0, n={int(curve['n'].max())})")
+    if "tau_other_seeds" in curve:
+        c = curve.dropna(subset=["tau_other_seeds"])
+        ax.errorbar(c["cpu_h_per_model"], c["tau_other_seeds"], marker="^", capsize=3, linestyle=":",
+                    yerr=_yerr(c["tau_other_seeds"], c["tau_other_seeds_lo"], c["tau_other_seeds_hi"]),
+                    label=f"the same against seeds >= 1 only (independent noise, n={int(c['n_other_seeds'].max())})")
     rungs = fid[fid["score"].str.match(r"rung_\d+ep_[a-z0-9]+$")] if fid is not None else pd.DataFrame()
     for _, r in rungs.iterrows():
         ax.errorbar(r["cpu_hours"] / r["n"], r["tau"], yerr=_yerr([r["tau"]], [r["tau_lo"]], [r["tau_hi"]]),
@@ -532,7 +571,7 @@ def main(argv=None) -> int:
         curve.to_csv(fp.OUT / "fidelity_curve.csv", index=False)
         fidelity_curve_figure(curve, fid)
     proxy_figure(t, fid)
-    v = write_verdict(t, noise, fid)
+    v = write_verdict(t, noise, fid, curve)
     print(t.to_string(index=False))
     print(f"pooled seed std: {noise:.2f}" if noise == noise else "pooled seed std: not yet (needs 2 seeds)")
     print(json.dumps({k: v[k] for k in ("status", "winner", "n_models")}))

@@ -79,6 +79,12 @@ def test_report_tables_noise_fidelity_and_verdict(recorded):
     assert fp.search_score() == "rung_2ep_3500" and fid.loc[fp.search_score(), "n"] == 6
     assert v["baseline_pck_mean"] == pytest.approx(45.0) and v["kendall_tau"] == pytest.approx(13 / 15)
     assert fid.loc[fp.search_score(), "cpu_hours"] == pytest.approx(6 * 60 / 3600)
+    # each rung's score: rung 0 from its own runs, the last (the final protocol's training) from
+    # search-val after the last epoch of the seed-0 runs, which order the models as the final score does
+    first, last = v["kendall_tau_by_rung"]
+    assert (first["score"], first["trains"]) == (fp.search_score(), 27) and first["tau"] == pytest.approx(13 / 15)
+    assert last["score"] == f"search_val_e{fp.EPOCHS}" and last["trains"] == 3
+    assert last["tau"] == pytest.approx(1.0) and last["tau_other_seeds"] == pytest.approx(1.0)
     assert v["seeds"]["cand_fast"] == 3 and v["n_models"] == 6 and v["ahead_needing_seeds"] == []
     assert v["status"].startswith("final: cand_fast (a pick of the successive-halving search")
     assert "beats litehrnet_18 by more than twice" in v["status"] and "still to go" not in v["status"]
@@ -520,6 +526,10 @@ def test_fidelity_curve_plots_tau_after_each_final_epoch(recorded):
     assert curve.loc[1, "tau"] == pytest.approx(kendalltau(e1, means).statistic) and curve.loc[1, "tau"] < 0.8
     assert curve.loc[2, "tau"] == pytest.approx(1.0) and curve.loc[fp.EPOCHS, "tau"] == pytest.approx(1.0)
     assert curve.loc[3, "cpu_h_per_model"] == pytest.approx(3 * 320 / 3600)
+    # against the report-test means of seeds >= 1 only (noise independent of seed 0's)
+    later = [sum(v[0][1:]) / len(v[0][1:]) for v in RECORDED.values()]
+    assert curve.loc[1, "tau_other_seeds"] == pytest.approx(kendalltau(e1, later).statistic)
+    assert curve.loc[2, "tau_other_seeds"] == pytest.approx(1.0) and curve.loc[2, "n_other_seeds"] == 6
     data = json.loads((recorded / "fidelity_curve.json").read_text())
     assert data["curve"]["tau"] == pytest.approx(list(curve["tau"]), abs=1e-6)
     assert data["rungs"] == {fp.search_score(): pytest.approx(13 / 15, abs=1e-6)}
