@@ -390,7 +390,7 @@ def fidelity_curve_figure(curve: pd.DataFrame, fid) -> Path | None:
     from archlab.plots.save import save_figure
     if curve.empty:
         return None
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(9.6, 4.4))
     err = _yerr(curve["tau"], curve["tau_lo"], curve["tau_hi"])
     ax.errorbar(curve["cpu_h_per_model"], curve["tau"], yerr=err, marker="o", capsize=3,
                 label=f"search-val after k of {fp.EPOCHS} final epochs (seed 0, n={int(curve['n'].max())})")
@@ -399,7 +399,7 @@ def fidelity_curve_figure(curve: pd.DataFrame, fid) -> Path | None:
         ax.errorbar(c["cpu_h_per_model"], c["tau_other_seeds"], marker="^", capsize=3, linestyle=":",
                     yerr=_yerr(c["tau_other_seeds"], c["tau_other_seeds_lo"], c["tau_other_seeds_hi"]),
                     label=f"the same against seeds >= 1 only (independent noise, n={int(c['n_other_seeds'].max())})")
-    rungs = fid[fid["score"].str.match(r"rung_\d+ep_[a-z0-9]+$")] if fid is not None else pd.DataFrame()
+    rungs = fid[fid["score"].str.match(r"rung_\d+ep_[a-z0-9]+(_d[0-9-]+)?(_mean\d+)?$")] if fid is not None else pd.DataFrame()
     for _, r in rungs.iterrows():
         ax.errorbar(r["cpu_hours"] / r["n"], r["tau"], yerr=_yerr([r["tau"]], [r["tau_lo"]], [r["tau_hi"]]),
                     marker="s", capsize=3, linestyle="none", label=f"{r['score']} (own runs, n={r['n']})")
@@ -407,7 +407,7 @@ def fidelity_curve_figure(curve: pd.DataFrame, fid) -> Path | None:
     ax.set(xlabel="CPU-hours per model", ylabel="Kendall tau vs final report-test PCK@0.2",
            title="How much training a score needs before it ranks models")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     data = {"curve": curve.round(6).to_dict("list"),
             "rungs": {r["score"]: round(float(r["tau"]), 6) for _, r in rungs.iterrows()}}
