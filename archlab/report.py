@@ -117,7 +117,10 @@ def _shown(cmds: tuple) -> str:
     return " && ".join(c.display() for c in cmds)
 
 
-def write_index(reports_dir: str | Path = "reports", reports: list[Report] | None = None) -> Path:
+def write_index(reports_dir: str | Path = "reports", reports: list[Report] | None = None,
+                out: str | Path | None = None) -> Path:
+    """The reports index (``README.md`` of ``reports_dir``, or ``out``) from the manifest: one row
+    per report, linked where its path exists."""
     root = Path(reports_dir)
     reports = load_manifest(root) if reports is None else reports
     lines = ["# Reports", "", "Everything here is produced by a command in this repository (listed in "
@@ -128,7 +131,7 @@ def write_index(reports_dir: str | Path = "reports", reports: list[Report] | Non
         link = f"[{r.path}]({r.path})" if (root / r.path).exists() else f"{r.path} (not produced yet)"
         rebuild = f"`{_shown(r.regenerate)}`" if r.regenerate else "no (a measurement; re-run the command)"
         lines.append(f"| {link} | {r.what} | `{_shown(r.produce)}` | {rebuild} |")
-    out = root / "README.md"
+    out = root / "README.md" if out is None else Path(out)
     out.write_text("\n".join(lines) + "\n")
     return out
 

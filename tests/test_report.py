@@ -80,3 +80,13 @@ def test_malformed_manifests_name_the_problem(tmp_path, body, match):
 def test_missing_manifest_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="manifest.yaml not found"):
         write_index(tmp_path)
+
+
+def test_committed_reports_index_is_the_manifests(tmp_path):
+    """reports/README.md is generated from reports/manifest.yaml: an edit to one alone is drift
+    (rebuild it with ``archlab.report.write_index('reports')``)."""
+    from pathlib import Path
+    reports = Path(__file__).resolve().parents[1] / "reports"
+    fresh = write_index(reports, out=tmp_path / "README.md")
+    assert fresh.read_text() == (reports / "README.md").read_text()
+    assert (reports / "README.md").read_text().count("\n| [") == len(load_manifest(reports))
