@@ -60,6 +60,22 @@ STREAM_CHUNK = 1000
 STREAM_ROUNDS = 2
 
 
+def _rate(batch, fn) -> float:
+    """specs/s of ``fn(batch)``, the garbage collector run once before (and left on)."""
+    import gc
+    gc.collect()
+    t0 = time.perf_counter()
+    fn(batch)
+    return len(batch) / (time.perf_counter() - t0)
+
+
+def _ways(table) -> dict:
+    """The two ways a stream is predicted: a plain ``predict_latency`` loop and ``predict_many``."""
+    from archlab.cost.predictor import predict_latency, predict_many
+    return {"loop": lambda b: [predict_latency(s, table=table) for s in b],
+            "many": lambda b: predict_many(b, table=table)}
+
+
 def _speed(specs, table, repeats, seed, stream_n):
     """specs/s: a cold pass (every memo cleared), ``repeats`` passes over the same specs (memoised
     kernels and blocks: a search re-evaluating its population), ``repeats`` passes over fresh
@@ -70,65 +86,40 @@ def _speed(specs, table, repeats, seed, stream_n):
     collector's full collections), in :data:`STREAM_ROUNDS` alternating rounds. Drawing specs
     does not warm the memos (``random_specs`` validates them in ``isolated_caches``). The garbage
     collector is run once before each timing, and left on while timing."""
-    import gc
-    from archlab.cost.predictor import clear_memos, predict_latency, predict_many, random_specs
-
-    def loop(batch):
-        for s in batch:
-            predict_latency(s, table=table)
-
-    def rate(batch, fn=loop):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn(batch)
-        return len(batch) / (time.perf_counter() - t0)
-
-    def cold_memos():
-        clear_memos(table)
-
+    from archlab.cost.predictor import clear_memos, predict_latency, random_specs
+    loop = _ways(table)["loop"]
     predict_latency(specs[0], table=table)     # the table's calibration is fitted once, not timed
-    cold_memos()
-    cold = rate(specs)
-    same = [rate(specs) for _ in range(repeats)]
+    clear_memos(table)
+    cold = _rate(specs, loop)
+    same = [_rate(specs, loop) for _ in range(repeats)]
     fresh_sets = [random_specs(len(specs), seed + 1000 + i) for i in range(repeats)]
-    fresh = [rate(batch) for batch in fresh_sets]
+    fresh = [_rate(batch, loop) for batch in fresh_sets]
     if not stream_n:
         return cold, same, fresh, None
-    stream = random_specs(stream_n, seed + 5000)
-    ways = {"loop": loop, "many": lambda b: predict_many(b, table=table)}
-    return cold, same, fresh, _stream_rates(stream, ways, rate, cold_memos)
+    return cold, same, fresh, _stream_rates(random_specs(stream_n, seed + 5000), table)
 
 
-def _stream_rates(stream, ways, rate, cold_memos) -> dict:
-    """way -> rounds -> specs/s of each chunk of ``stream``, every round from cold memos, the ways
-    alternating in order round by round."""
+def _stream_rates(stream, table) -> dict:
+    """way (:func:`_ways`) -> rounds -> specs/s of each chunk of ``stream``, every round from cold
+    memos, the ways alternating in order round by round."""
+    from archlab.cost.predictor import clear_memos
+    ways = _ways(table)
     chunks = [stream[i:i + STREAM_CHUNK] for i in range(0, len(stream), STREAM_CHUNK)]
     out: dict = {k: [] for k in ways}
     for r in range(STREAM_ROUNDS):
         for k in (list(ways) if r % 2 == 0 else list(ways)[::-1]):
-            cold_memos()
-            out[k].append([rate(c, ways[k]) for c in chunks])
+            clear_memos(table)
+            out[k].append([_rate(c, ways[k]) for c in chunks])
     return out
 
 
 def _space_stream(path, n, seed, table) -> dict:
     """:func:`_stream_rates` of ``n`` never-seen specs drawn from the search space file ``path``
     (:meth:`SearchSpace.sample`: what the search's latency objective screens), cold memos."""
-    import gc
     import optuna
-    from archlab.cost.predictor import clear_memos, predict_latency, predict_many
     from archlab.search import SearchSpace
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    stream = SearchSpace.from_yaml(path).sample(n, seed)
-
-    def rate(batch, fn):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn(batch)
-        return len(batch) / (time.perf_counter() - t0)
-    ways = {"loop": lambda b: [predict_latency(s, table=table) for s in b],
-            "many": lambda b: predict_many(b, table=table)}
-    return _stream_rates(stream, ways, rate, lambda: clear_memos(table))
+    return _stream_rates(SearchSpace.from_yaml(path).sample(n, seed), table)
 
 
 def _errors(pred, meas):
