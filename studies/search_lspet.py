@@ -57,14 +57,23 @@ def cheap_scores(model: str, seed: int = 0) -> dict:
         first = [r for r in rows if int(r["epoch"]) <= k]
         if len(first) < k:
             break
-        if first[-1].get("val_PCK@0.2") is not None:
-            out[f"search_val_e{k}"] = 100 * first[-1]["val_PCK@0.2"]
+        val, cpu = _after_epochs(first)
+        if val == val:
+            out[f"search_val_e{k}"] = val
         out[f"neg_loss_sum_e{k}"] = -sum(r["train_loss"] for r in first)
         if k >= 3:
             curve = [100 * r["val_PCK@0.2"] if r.get("val_PCK@0.2") is not None else math.nan for r in first]
             out[f"extrap_e{k}"] = extrapolate_curve(curve, fp.EPOCHS)
-        out[f"cpu_h_e{k}"] = sum(r.get("epoch_time_s", 0) + (r.get("val_time_s") or 0) for r in first) / 3600
+        out[f"cpu_h_e{k}"] = cpu
     return out
+
+
+def _after_epochs(first: list) -> tuple[float, float]:
+    """``(search-val PCK@0.2 in %, CPU-hours)`` after the metrics rows ``first`` (NaN score where
+    the last epoch was not validated)."""
+    val = first[-1].get("val_PCK@0.2")
+    cpu = sum(r.get("epoch_time_s", 0) + (r.get("val_time_s") or 0) for r in first) / 3600
+    return (100 * val if val is not None else math.nan), cpu
 
 
 def spec_costs(model: str) -> dict:
@@ -361,10 +370,9 @@ def fidelity_curve(t: pd.DataFrame) -> pd.DataFrame:
         vals, cpu = [], []
         for m in have["model"]:
             first = [r for r in run_metrics(m, 0) if int(r["epoch"]) <= k]
-            ok = len(first) == k and first[-1].get("val_PCK@0.2") is not None
-            vals.append(100 * first[-1]["val_PCK@0.2"] if ok else math.nan)
-            cpu.append(sum(r.get("epoch_time_s", 0) + (r.get("val_time_s") or 0) for r in first) / 3600 if ok
-                       else math.nan)
+            v, c = _after_epochs(first) if len(first) == k else (math.nan, math.nan)
+            vals.append(v)
+            cpu.append(c if v == v else math.nan)
         if sum(v == v for v in vals) >= MIN_FIDELITY_MODELS:
             r = rank_agreement(vals, have["pck_mean"].to_numpy(float))
             rows.append({"epoch": k, "n": r["n"], "tau": r["tau"], "tau_lo": r["tau_lo"], "tau_hi": r["tau_hi"],
