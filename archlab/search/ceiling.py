@@ -92,7 +92,7 @@ def seeds_for_tau(target: float, tau: float, values, noise: float, r_final: floa
     true_tau = noise_free_tau(tau, r_now, r_final)
     if true_tau != true_tau:
         return None
-    true_var = float(v.var(ddof=1)) - noise ** 2 * float(np.mean(1.0 / k))
+    true_var = r_now * float(v.var(ddof=1))     # the spread that is not seed noise
     if true_var <= 0:
         return None
     rho = math.sin(math.pi * true_tau / 2.0)
