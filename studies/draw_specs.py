@@ -28,20 +28,16 @@ def draw(n: int, seed: int, max_gmacs: float = 0.3) -> list:
     import archlab
     from archlab.search.space import SearchSpace
     space = SearchSpace.from_yaml(SPACE)
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
     seen = {space.base_spec().to_yaml()}
     specs = []
-    for _ in range(50 * n):
-        trial = study.ask()
-        try:
-            spec = space.suggest(trial)
-        except ValueError:       # a draw the spec validator refuses (e.g. impossible widths)
+    for _, (params, spec) in zip(range(50 * n), space.draws(seed)):
+        if spec is None:         # a draw the spec validator refuses (e.g. impossible widths)
             continue
         key, cost = spec.to_yaml(), archlab.count(spec)
         if key in seen or cost.macs > max_gmacs * 1e9:
             continue
         seen.add(key)
-        specs.append((trial.params, spec, cost))
+        specs.append((params, spec, cost))
         if len(specs) == n:
             return specs
     raise SystemExit(f"only {len(specs)} distinct valid draws in {50 * n} tries")

@@ -324,20 +324,28 @@ class SearchSpace:
         values = {k.name: k.suggest(trial) for k in self.knobs}
         return self.apply(values, name=f"{self.study}_t{trial.number}")
 
-    def sample(self, n: int, seed: int = 0, *, tries: int = 50) -> list[NetworkSpec]:
-        """``n`` distinct valid specs drawn at random from the space (Optuna's seeded
-        ``RandomSampler`` on an in-memory study: the same seed draws the same specs); draws the
-        spec validator refuses are redrawn, at most ``tries * n`` draws in all."""
+    def draws(self, seed: int = 0):
+        """Endless random draws of the space as ``(knob values, spec)`` (Optuna's seeded
+        ``RandomSampler`` on an in-memory study: the same seed, the same draws); a draw the spec
+        validator refuses comes as ``(knob values, None)``."""
         import optuna
-        if n < 1:
-            raise ValueError(f"sample: n must be >= 1, got {n}")
         study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-        seen, out = set(), []
-        for _ in range(tries * n):
+        while True:
             trial = study.ask()
             try:
                 spec = self.suggest(trial)
             except SpecError:
+                spec = None
+            yield trial.params, spec
+
+    def sample(self, n: int, seed: int = 0, *, tries: int = 50) -> list[NetworkSpec]:
+        """``n`` distinct valid specs of :meth:`draws` (the same seed draws the same specs); at
+        most ``tries * n`` draws in all."""
+        if n < 1:
+            raise ValueError(f"sample: n must be >= 1, got {n}")
+        seen, out = set(), []
+        for _, (_params, spec) in zip(range(tries * n), self.draws(seed)):
+            if spec is None:
                 continue
             key = dataclasses.replace(spec, name=self.study).to_yaml()   # names differ per trial
             if key not in seen:
