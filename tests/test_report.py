@@ -1,6 +1,7 @@
 """``archlab report``: the manifest in reports/, commands run without a shell, the index."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,48 @@ def test_repository_manifest_loads_and_names_existing_scripts():
             script = cmd.argv[1] if cmd.argv[0] == "python" and cmd.argv[1] != "-m" else None
             if script:
                 assert (ROOT / script).is_file(), f"{r.name}: {script} does not exist"
+
+
+def _help_call(argv: tuple):
+    """``(argv that prints the command's --help, the --options it passes)`` of a manifest command
+    run by python or archlab (``bash studies/quiet.sh CMD`` unwrapped); None for other programs."""
+    from archlab.report import Command
+    if argv[:2] == ("bash", "studies/quiet.sh"):
+        argv = argv[2:]
+    if argv[0] not in ("python", "archlab"):
+        return None
+    n = 3 if argv[:2] == ("python", "-m") else (2 if argv[0] == "python" else 1)
+    rest = argv[n:]
+    words = [a for a in rest[:next((i for i, a in enumerate(rest) if a.startswith("-")), len(rest))]]
+    flags = {a.split("=")[0] for a in rest if a.startswith("--")}
+    return Command((*argv[:n], *words, "--help")).resolved(), flags
+
+
+@pytest.mark.slow
+def test_every_manifest_command_passes_options_its_program_accepts():
+    """The commands the reports' index prints are the ones a reader runs: each program must exist
+    and accept every ``--option`` the manifest passes it (checked against its own ``--help``, one
+    call per program and subcommand, so no study is run)."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+    wanted: dict = {}
+    for r in load_manifest(ROOT / "reports"):
+        for cmd in r.produce + r.regenerate:
+            got = _help_call(cmd.argv)
+            if got is not None:
+                wanted.setdefault(tuple(got[0]), set()).update(got[1])
+    assert len(wanted) >= 15
+
+    def run(argv):
+        return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+    with ThreadPoolExecutor(2) as pool:
+        done = dict(zip(wanted, pool.map(run, wanted)))
+    for argv, p in done.items():
+        shown = " ".join(argv[1:])
+        assert p.returncode == 0, f"{shown}: exit {p.returncode}: {p.stderr[-400:]}"
+        missing = sorted(f for f in wanted[argv] if not re.search(re.escape(f) + r"(?![\w-])", p.stdout))
+        assert not missing, f"{shown}: the manifest passes {missing}, which its --help does not list"
 
 
 def test_commands_run_without_a_shell_in_order_and_write_stdout(tmp_path):
