@@ -29,7 +29,7 @@ table = LatencyTable.load(sys.argv[1])
 sizes = [int(x) for x in sys.argv[2].split(",")]
 predict_latency(random_specs(1, 1)[0], table=table)      # the calibration fit, not timed
 # (spelled out, not clear_memos(): the base tree may predate it)
-clear_caches(); table._memo.clear(); table.__dict__.pop("_bodies", None)
+clear_caches(); table._memo.clear(); table.__dict__.get("_ms", {}).clear(); table.__dict__.pop("_bodies", None)
 chunks = [random_specs(n, 5000 + i) for i, n in enumerate(sizes)]
 rates = []
 for chunk in chunks:

@@ -274,3 +274,42 @@ def test_predict_many_equals_one_by_one_and_returns_every_object_to_the_collecto
         assert held // 2 < gc.get_freeze_count() <= held
     finally:
         gc.unfreeze()
+
+
+def _kind_model(keys, seed):
+    import numpy as np
+    from archlab.cost.predictor.fit import KindModel
+    rng = np.random.default_rng(seed)
+    n = len(keys)
+    return KindModel(keys, list(rng.uniform(0.01, 1.0, n)), list(rng.integers(1, 4, n)), list(rng.integers(0, 2, n)),
+                     list(rng.uniform(0, 0.01, n)), list(rng.uniform(0, 0.01, n)))
+
+
+def test_stacked_models_predict_each_kernel_from_its_own_entrys_neighbours():
+    """The one-pass predictor (one k-d tree over every entry's samples) gives each kernel what its
+    entry's own model gives -- also for an entry with fewer samples than neighbours asked for --
+    and the same numbers whatever other kernels share the pass."""
+    import random
+    from archlab.cost.predictor.fit import StackedModels
+    rnd = random.Random(3)
+
+    def conv(k, cin, cout, hw, act=""):
+        return ("conv", k, 1, 1, 1, cin, cout, hw, act, 0, 1, 0)
+
+    chans = [8, 12, 16, 24, 32, 40, 48, 64, 96, 128, 160, 256]
+    big = [conv(3, c, rnd.choice(chans), rnd.choice([48, 192, 768, 3072])) for c in chans]
+    small = [conv(1, 16, 32, 192), conv(1, 64, 16, 768, "relu"), conv(1, 128, 128, 48)]   # 3 samples < k = 4
+    models = {"conv3x3s1": _kind_model(big, 0), "conv1x1s1": _kind_model(small, 1)}
+    st = StackedModels(models)
+    queries = [conv(3, 20, 40, 300), conv(3, 200, 100, 1000, "relu"), conv(1, 50, 60, 500), conv(1, 16, 32, 192),
+               conv(3, 64, 48, 3072), conv(1, 300, 10, 20, "relu")]
+    entries = ["conv3x3s1", "conv3x3s1", "conv1x1s1", "conv1x1s1", "conv3x3s1", "conv1x1s1"]
+    together = st.predict(entries, queries)
+    for e, q, got in zip(entries, queries, together):
+        want = models[e].predict(q)
+        assert got[0] == pytest.approx(want[0], rel=1e-9) and got[1:] == pytest.approx(want[1:], rel=1e-12)
+        assert st.predict([e], [q]) == [got]          # alone: bit-identical to the batch
+    # a profiled kernel is its own nearest sample: its layout flags and node count come back
+    hit = st.predict(["conv1x1s1"], [small[1]])[0]
+    ref = models["conv1x1s1"]
+    assert hit[1:3] == (ref.nodes[1], ref.nchwc[1])

@@ -30,7 +30,7 @@ from ..spec import NetworkSpec, SpecError, parse_size
 from .memo import put as memo_put
 from .ops import (MAC_CLASSES, MAC_OPS, OP_CLASSES, Op, OpList, act_op, element_count, eltwise_op, join,
                   upsample_op)
-from .segments import NodeSummary, combine, summarise
+from .segments import Summary, combine, summarise
 
 __all__ = ["count", "count_spec", "network_ops", "CostReport", "BLOCK_COSTS", "HEAD_COSTS", "GROUP_LEVELS"]
 
@@ -220,7 +220,7 @@ def _memo(key, compute):
     if hit is None:
         r = compute()
         body = tuple(r)
-        hit = (body, summarise(body), r.out)
+        hit = (body, Summary.leaf(body), r.out)
         if key is not None:
             memo_put(_BLOCK_MEMO, key, hit, _BLOCK_MEMO_MAX)
     return hit
@@ -313,7 +313,7 @@ def _module_cost_raw(shapes, mp) -> tuple:
     else:
         xs = xs[:mp.num_out]
     children = seq.done()
-    return children, tuple(xs), NodeSummary(children)
+    return children, tuple(xs), Summary.node(children)
 
 
 def _check_input_size(spec: NetworkSpec, size) -> tuple[int, int]:

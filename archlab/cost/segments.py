@@ -4,15 +4,16 @@ A network's ops are kept as a tree of segments ``(prefix, body, summary, is_node
 body is a tuple of Ops with paths relative to ``prefix`` (``None``: relative to the parent), a
 node's body a tuple of child segments. Repeated blocks and modules share one body, so a count
 builds each distinct block's ops once and never prefixes or sums the copies; the flat op list
-is materialised only when ``.ops``/``.by_module`` ask for it. A leaf's summary is
-``(params, number of ops, {op name: (macs, numel_in, numel_out)})`` -- enough for every
-total that is linear in the per-op figures (``macs``, ``macs_by_op``, the paper profiles and
-the fvcore/torch conventions); a node's is a :class:`NodeSummary` of its children, combined
-on first use.
+is materialised only when ``.ops``/``.by_module`` ask for it. A leaf's summary is a
+:class:`Summary` that gives ``(params, number of ops, {op name: (macs, numel_in,
+numel_out)})`` -- enough for every total that is linear in the per-op figures (``macs``,
+``macs_by_op``, the paper profiles and the fvcore/torch conventions); a node's combines its
+children's. Both are computed on first use only: the latency predictor walks the same
+segments and reads neither.
 """
 from __future__ import annotations
 
-__all__ = ["summarise", "combine", "NodeSummary"]
+__all__ = ["summarise", "combine", "Summary"]
 
 
 def summarise(ops) -> tuple:
@@ -31,25 +32,37 @@ def summarise(ops) -> tuple:
     return params, len(ops), {k: tuple(v) for k, v in kinds.items()}
 
 
-class NodeSummary:
-    """A module node's summary, combined from its children only when a count asks for it (the
-    latency predictor walks the same segments and never does)."""
+class Summary:
+    """A segment's summary, computed only when a count asks for it (the latency predictor walks
+    the same segments and never does): :meth:`leaf` summarises a leaf's ops, :meth:`node`
+    combines a module node's children."""
 
-    __slots__ = ("children", "value")
+    __slots__ = ("_fn", "_of", "_value")
 
-    def __init__(self, children: tuple):
-        self.children = children
-        self.value = None
+    def __init__(self, fn, of):
+        self._fn, self._of, self._value = fn, of, None
+
+    @classmethod
+    def leaf(cls, ops: tuple) -> "Summary":
+        return cls(summarise, ops)
+
+    @classmethod
+    def node(cls, children: tuple) -> "Summary":
+        return cls(_children, children)
 
     def get(self) -> tuple:
-        if self.value is None:
-            self.value = combine(c[2] for c in self.children)
-        return self.value
+        if self._value is None:
+            self._value = self._fn(self._of)
+        return self._value
+
+
+def _children(children: tuple) -> tuple:
+    return combine(c[2] for c in children)
 
 
 def combine(summaries) -> tuple:
     """The summary of a sequence of segments' summaries (shared summaries are added once,
-    times their multiplicity; a :class:`NodeSummary` is resolved first)."""
+    times their multiplicity; a :class:`Summary` is resolved first)."""
     groups: dict = {}
     for sm in summaries:
         g = groups.get(id(sm))
@@ -60,7 +73,7 @@ def combine(summaries) -> tuple:
     params = n = 0
     kinds: dict = {}
     for sm, times in groups.values():
-        p, m, ks = sm.get() if type(sm) is NodeSummary else sm
+        p, m, ks = sm.get() if type(sm) is Summary else sm
         params += times * p
         n += times * m
         for k, v in ks.items():

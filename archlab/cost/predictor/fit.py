@@ -101,39 +101,50 @@ class KindModel:
 
 
 class StackedModels:
-    """Every entry's :class:`KindModel` in flat arrays (samples contiguous per entry), so that
-    the kernels of a new spec, whatever their entries, are predicted in one pass
-    (:meth:`predict`): features and trends for all of them at once, then one small
-    nearest-neighbour block per entry present."""
+    """Every entry's :class:`KindModel` in flat arrays, so that the kernels of a new spec, whatever
+    their entries, are predicted in one pass (:meth:`predict`): features and trends for all of
+    them at once, then one nearest-neighbour query.
+
+    The samples of all entries share one k-d tree, each entry's set apart by one more coordinate
+    (the entry's index times :attr:`SEPARATION`, farther than any two samples' distance), so a
+    kernel's neighbours are the nearest samples of its own entry -- the exact Euclidean distances
+    of :meth:`KindModel.predict`, found from the row's own coordinates: a prediction does not
+    depend on which other kernels share its pass."""
+
+    #: distance between two entries' sample sets in the tree (coordinates are logs of channel
+    #: counts and sizes, and flags: two samples of one entry are < 100 apart)
+    SEPARATION = 1e4
 
     def __init__(self, models: dict):
+        from scipy.spatial import cKDTree
         self.index = {e: i for i, e in enumerate(models)}
         ms = list(models.values())
         self.n_b = max(len(m.coef) for m in ms)
         self.n_d = max(m.knn.shape[1] for m in ms)
         self.coef = np.zeros((len(ms), self.n_b))
-        self.knn, self.knn_sq, self.resid, self.extra = [], [], [], []
+        pts, resid, extra = [], [], []
         for i, m in enumerate(ms):
             self.coef[i, :len(m.coef)] = m.coef
-            pts = np.zeros((len(m.keys), self.n_d))
-            pts[:, :m.knn.shape[1]] = m.knn
-            self.knn.append(pts)
-            self.knn_sq.append((pts ** 2).sum(axis=1))
-            self.resid.append(m.resid)
-            self.extra.append(np.column_stack([m.nodes, m.nchwc, m.reorder[0], m.reorder[1]]))
+            p = np.zeros((len(m.keys), self.n_d + 1))
+            p[:, :m.knn.shape[1]] = m.knn
+            p[:, -1] = i * self.SEPARATION
+            pts.append(p)
+            resid.append(m.resid)
+            extra.append(np.column_stack([m.nodes, m.nchwc, m.reorder[0], m.reorder[1]]))
+        self.k = min(4, sum(len(m.keys) for m in ms))
+        self.tree = cKDTree(np.concatenate(pts))
+        self.resid = np.concatenate(resid)
+        self.extra = np.concatenate(extra)
 
-    def _correction(self, i: int, C: np.ndarray, k: int = 4) -> tuple[np.ndarray, np.ndarray]:
-        """Inverse-distance weighted residual of the ``k`` nearest samples of entry ``i`` to
-        each row of ``C``, and the nearest sample's row."""
-        d2 = (C ** 2).sum(axis=1)[:, None] + self.knn_sq[i][None, :] - 2.0 * (C @ self.knn[i].T)
-        k = min(k, d2.shape[1])
-        idx = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < d2.shape[1] else \
-            np.broadcast_to(np.arange(k), d2.shape)
-        rows = np.arange(len(C))[:, None]
-        dk = np.sqrt(np.maximum(d2[rows, idx], 0.0))
-        w = 1.0 / (dk + 0.05)
-        corr = (w * self.resid[i][idx]).sum(axis=1) / w.sum(axis=1)
-        return corr, idx[rows[:, 0], np.argmin(dk, axis=1)]
+    def _correction(self, e: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse-distance weighted residual of the ``k`` nearest samples of entry ``e[r]`` to
+        each row ``r`` of ``C`` (all of the entry's samples where it has fewer: neighbours found
+        in another entry's set weigh nothing), and the nearest sample's index."""
+        Q = np.column_stack([C, e * self.SEPARATION])
+        dk, idx = self.tree.query(Q, k=[*range(1, self.k + 1)])
+        w = np.where(dk < 0.5 * self.SEPARATION, 1.0 / (dk + 0.05), 0.0)
+        corr = (w * self.resid[idx]).sum(axis=1) / w.sum(axis=1)
+        return corr, idx[:, 0]
 
     def predict(self, entries: list, keys: list) -> list[tuple]:
         """:meth:`KindModel.predict` of ``keys`` (whose entries are ``entries``) at once."""
@@ -144,12 +155,7 @@ class StackedModels:
         B = np.array([b + (0.0,) * (nb - len(b)) for b, _ in feats])
         C = np.array([c + (0.0,) * (nd - len(c)) for _, c in feats])
         base = np.maximum(np.einsum("ij,ij->i", B, self.coef[e]), 1e-6)
-        corr = np.empty(n)
-        extra = np.empty((n, 4))
-        for i in np.unique(e).tolist():
-            rows = np.flatnonzero(e == i)
-            corr[rows], near = self._correction(i, C[rows])
-            extra[rows] = self.extra[i][near]
+        corr, near = self._correction(e, C)
         t = (base * np.exp(corr)).tolist()
-        ex = extra.tolist()
+        ex = self.extra[near].tolist()
         return [(t[j], *ex[j]) for j in range(n)]

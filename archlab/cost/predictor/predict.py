@@ -109,7 +109,7 @@ def clear_memos(table: LatencyTable) -> None:
     walk's blocks and modules (:func:`~archlab.cost.analytic.clear_caches`): the next prediction
     is as cold as a fresh process's (for cold-start timings and tests)."""
     from ..analytic import clear_caches
-    table._memo.clear()
+    table.clear_memo()
     table.__dict__.pop("_bodies", None)
     clear_caches()
 
@@ -127,7 +127,7 @@ def _memo_of(table: LatencyTable) -> dict:
 
 def _body_entry(table: LatencyTable, body, ks) -> tuple:
     """``(body, kernels, ms, first add, last conv, its output numel)`` of one run of ops."""
-    total = sum(table.kernel_ms(k) for k in ks) + _reorders(table, ks)
+    total = table.sum_ms(ks) + _reorders(table, ks)
     first = ks[0] if ks and ks[0][0] == "add" else None
     last = ks[-1] if ks and ks[-1][0] == "conv" and ks[-1][8] == "" and not ks[-1][11] else None
     out = None

@@ -97,6 +97,7 @@ class LatencyTable:
         self.info = dict(info or {})
         self._models: dict = {}
         self._memo: dict = {}
+        self._ms: dict = {}             # kernel -> kernel_ms, filled with _memo
         by = defaultdict(list)
         for s in samples:
             by[subkind(tuple(s["key"]))].append(s)
@@ -123,6 +124,7 @@ class LatencyTable:
         hit = self._memo.get(key)
         if hit is None:
             hit = self._memo[key] = self.model(subkind(key)).predict(key)
+            self._ms[key] = hit[0] + hit[1] * self.overhead["per_node_ms"]
         return hit
 
     def stacked(self) -> StackedModels:
@@ -144,13 +146,33 @@ class LatencyTable:
         for e in set(entries):
             if e not in st.index:
                 self.model(e)           # raises the table's error naming the missing entry
+        per_node = self.overhead["per_node_ms"]
+        ms = self._ms
         for key, hit in zip(ks, st.predict(entries, ks)):
             memo[key] = hit
+            ms[key] = hit[0] + hit[1] * per_node
 
     def kernel_ms(self, key: tuple) -> float:
         """A kernel's time in a network: its compute plus its nodes' dispatch overhead."""
-        k = self.kernel(key)
-        return k[0] + k[1] * self.overhead["per_node_ms"]
+        v = self._ms.get(key)
+        if v is None:
+            self.kernel(key)
+            v = self._ms[key]
+        return v
+
+    def sum_ms(self, keys) -> float:
+        """``sum(kernel_ms(k) for k in keys)``, one dictionary look-up per memoised kernel."""
+        get = self._ms.get
+        total = 0.0
+        for k in keys:
+            v = get(k)
+            total += self.kernel_ms(k) if v is None else v
+        return total
+
+    def clear_memo(self) -> None:
+        """Forget every predicted kernel."""
+        self._memo.clear()
+        self._ms.clear()
 
     # -- storage -------------------------------------------------------------------------
     def to_json(self) -> dict:
