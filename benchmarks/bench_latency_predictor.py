@@ -21,6 +21,13 @@ memos timed by thousands (a search's warm-up, then its steady state), as a plain
         --out reports/bench_latency_predictor_speed.txt
 
 re-measures the speed alone (no references, no table build).
+
+    python benchmarks/bench_latency_predictor.py --rescore --table reports/search_lspet/latency_table.json \
+        --out reports/bench_latency_predictor_rescore.txt
+
+re-scores a saved table's predictions against the cached reference timings (``--measured``),
+which must have been measured on the table's own CPU: after a change to the predictor, anyone
+can check its accuracy on any machine, without re-profiling or re-measuring.
 """
 from __future__ import annotations
 
@@ -248,11 +255,17 @@ def main(argv=None) -> int:
                     "accuracy), written to --out")
     ap.add_argument("--table", default="", help="with --speed-only: a latency table file (default: this "
                     "machine's table, built on first use)")
+    ap.add_argument("--rescore", action="store_true", help="with --table: score that table's predictions against "
+                    "the cached references (--measured, timed on the table's CPU); no measuring, no speed")
     args = ap.parse_args(argv)
-    if args.table and not args.speed_only:
-        ap.error("--table goes with --speed-only (the accuracy run scores this machine's table)")
+    if args.table and not (args.speed_only or args.rescore):
+        ap.error("--table goes with --speed-only or --rescore (the accuracy run scores this machine's table)")
+    if args.rescore and not args.table:
+        ap.error("--rescore needs --table (the table the cached references were measured beside)")
     if args.speed_only:
         return _speed_only(args)
+    if args.rescore:
+        return _rescore(args)
     import onnxruntime
     import torch
     from archlab.cost.predictor import cpu_model, get_table, predict_latency, random_specs
@@ -349,6 +362,39 @@ def _speed_only(args) -> int:
         f"python {platform.python_version()}; table {table.path} ({len(table.samples)} profiled kernels)")
     say(f"# garbage collector on (thresholds {gc.get_threshold()}); start: {_load()}")
     _speed_lines(random_specs(args.n, args.seed), table, args, say)
+    print(f"wrote {_write_report(args.out, lines)}")
+    return 0
+
+
+def _rescore(args) -> int:
+    """``--rescore``: the accuracy lines of ``--table`` against the cached references, which must
+    come from the table's CPU and cover the same specs (else a clear error)."""
+    from archlab.cost.predictor import get_table, predict_latency, random_specs
+    table = get_table(table=args.table)
+    path = Path(args.measured)
+    if not path.is_file():
+        raise SystemExit(f"--rescore: no cached reference timings at {path}")
+    d = json.loads(path.read_text())
+    cpu = table.key.get("cpu")
+    if d["key"].get("cpu") != cpu:
+        raise SystemExit(f"--rescore: {path} was measured on {d['key'].get('cpu')!r}, the table {args.table} "
+                         f"profiled on {cpu!r}: their errors would measure the machines, not the predictor")
+    n, seed = d["key"]["n"], d["key"]["seed"]
+    specs = random_specs(n, seed)
+    calib = random_specs(len(table.overhead.get("scale_measured_ms") or []), table.overhead.get("scale_seed", 7))
+    own = d["measured"]
+    if [m["spec"] for m in own] != [s.name for s in specs + calib]:
+        raise SystemExit(f"--rescore: {path} does not hold the {n} specs of seed {seed} and the table's "
+                         "calibration specs")
+    say, lines = _reporter()
+    say(f"# bench_latency_predictor --rescore: table {args.table} ({len(table.samples)} kernels, profiled on {cpu}); "
+        f"references {path} (measured {d['when']} UTC on that CPU, {n} specs of seed {seed})")
+    own, own_calib = own[:n], own[n:]
+    preds = [predict_latency(s, table=table)["predicted_ms"] for s in specs]
+    scaled = [predict_latency(s, table=table, calibration="scale")["predicted_ms"] for s in specs]
+    _accuracy_lines({"linear": preds, "scale": scaled}, own, [], say)
+    if own_calib:
+        _refit_lines(table, specs, calib, own, own_calib, say)
     print(f"wrote {_write_report(args.out, lines)}")
     return 0
 
