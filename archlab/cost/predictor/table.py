@@ -123,8 +123,13 @@ class LatencyTable:
         """``(compute_ms, nodes, nchwc, reorder_in_ms, reorder_out_ms)`` of one kernel (memoised)."""
         hit = self._memo.get(key)
         if hit is None:
-            hit = self._memo[key] = self.model(subkind(key)).predict(key)
-            self._ms[key] = hit[0] + hit[1] * self.overhead["per_node_ms"]
+            hit = self._remember(key, self.model(subkind(key)).predict(key))
+        return hit
+
+    def _remember(self, key: tuple, hit: tuple) -> tuple:
+        """Memoise a kernel's prediction and its time in a network (:meth:`kernel_ms`)."""
+        self._memo[key] = hit
+        self._ms[key] = hit[0] + hit[1] * self.overhead["per_node_ms"]
         return hit
 
     def stacked(self) -> StackedModels:
@@ -146,11 +151,8 @@ class LatencyTable:
         for e in set(entries):
             if e not in st.index:
                 self.model(e)           # raises the table's error naming the missing entry
-        per_node = self.overhead["per_node_ms"]
-        ms = self._ms
         for key, hit in zip(ks, st.predict(entries, ks)):
-            memo[key] = hit
-            ms[key] = hit[0] + hit[1] * per_node
+            self._remember(key, hit)
 
     def kernel_ms(self, key: tuple) -> float:
         """A kernel's time in a network: its compute plus its nodes' dispatch overhead."""
