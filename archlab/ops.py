@@ -138,9 +138,14 @@ class OpList(list):
     ``out`` is ``(channels, h, w)`` for a single-tensor block, a list of such triples for a
     multi-branch block."""
 
+    __slots__ = ("out",)        # no per-instance dict: cost walks build one per block and layer
+
     def __init__(self, ops=(), out=None):
-        super().__init__(ops)
+        _list_init(self, ops)
         self.out = out
+
+
+_list_init = list.__init__
 
 
 def join(prefix: str, name: str) -> str:
@@ -150,10 +155,6 @@ def join(prefix: str, name: str) -> str:
     if not name:
         return prefix
     return f"{prefix}.{name}"
-
-
-def _detail(**kw) -> tuple:
-    return tuple(sorted(kw.items()))
 
 
 def conv_out(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
@@ -205,23 +206,23 @@ def conv1d_op(module: str, cin: int, cout: int, kernel: int, length: int, *, pad
     lo = conv_out(length, kernel, 1, padding, 1)
     out = cout * lo
     per_out = (cin // groups) * kernel
-    op = Op(module, "conv", out * per_out, cout * per_out + (cout if bias else 0), cin * length, out,
-            _detail(kernel=(kernel,), stride=1, padding=padding, dilation=1, groups=groups, cin=cin, cout=cout,
-                    has_bias=bool(bias), out_numel=out))
+    op = _op(module, "conv", out * per_out, cout * per_out + (cout if bias else 0), cin * length, out,
+             (("cin", cin), ("cout", cout), ("dilation", 1), ("groups", groups), ("has_bias", bool(bias)),
+              ("kernel", (kernel,)), ("out_numel", out), ("padding", padding), ("stride", 1)))
     return op, lo
 
 
 def linear_op(module: str, in_features: int, out_features: int, *, bias: bool = True, rows: int = 1) -> Op:
     """``nn.Linear`` on ``rows`` vectors: MACs ``= rows * out_features * in_features``."""
     out = rows * out_features
-    return Op(module, "linear", out * in_features, in_features * out_features + (out_features if bias else 0),
-              rows * in_features, out,
-              _detail(in_features=in_features, out_features=out_features, has_bias=bool(bias), out_numel=out))
+    return _op(module, "linear", out * in_features, in_features * out_features + (out_features if bias else 0),
+               rows * in_features, out, (("has_bias", bool(bias)), ("in_features", in_features),
+                                         ("out_features", out_features), ("out_numel", out)))
 
 
 def bmm_op(module: str, b: int, n: int, m: int, p: int) -> Op:
     """``torch.bmm`` of ``(b, n, m)`` and ``(b, m, p)``: MACs ``= b * n * m * p``."""
-    return Op(module, "bmm", b * n * m * p, 0, b * n * m + b * m * p, b * n * p, _detail(b=b, n=n, m=m, p=p))
+    return _op(module, "bmm", b * n * m * p, 0, b * n * m + b * m * p, b * n * p, (("b", b), ("m", m), ("n", n), ("p", p)))
 
 
 def batch_norm_op(module: str, channels: int, h: int, w: int) -> Op:
@@ -259,7 +260,7 @@ def upsample_op(module: str, mode: str, numel_in: int, numel_out: int) -> Op:
     """Nearest or bilinear resampling to ``numel_out`` elements."""
     if mode not in ("nearest", "bilinear"):
         raise ValueError(f"unknown upsampling mode {mode!r}")
-    return Op(module, f"upsample_{mode}", 0, 0, numel_in, numel_out, _detail(mode=mode))
+    return _op(module, f"upsample_{mode}", 0, 0, numel_in, numel_out, (("mode", mode),))
 
 
 def memory_op(module: str, kind: str, numel: int) -> Op:

@@ -260,9 +260,18 @@ def test_predict_many_equals_one_by_one_and_returns_every_object_to_the_collecto
     assert gc.get_freeze_count() == 0
     assert predict_many(specs, table=table) == one
     assert gc.get_freeze_count() == 0                 # unfrozen at the end: nothing stays exempt
+    assert gc.isenabled()
     with frozen_gc() as frozen:
         assert frozen and gc.get_freeze_count() > 0
-    assert gc.get_freeze_count() == 0
+        assert not gc.isenabled()                     # paused inside the block ...
+    assert gc.get_freeze_count() == 0 and gc.isenabled()     # ... and back on after it
+    gc.disable()                                       # a caller that had it off keeps it off
+    try:
+        with frozen_gc():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     gc.freeze()                                        # a process that froze objects itself
     try:
         held = gc.get_freeze_count()
@@ -313,3 +322,30 @@ def test_stacked_models_predict_each_kernel_from_its_own_entrys_neighbours():
     hit = st.predict(["conv1x1s1"], [small[1]])[0]
     ref = models["conv1x1s1"]
     assert hit[1:3] == (ref.nodes[1], ref.nchwc[1])
+
+
+def test_conv_kernel_head_reads_the_recorded_layout_and_any_other_by_name():
+    """Kernel grouping reads a convolution's detail by position when it has the layout
+    ``conv2d_op`` / ``conv1d_op`` record, and by name otherwise: both give the same head."""
+    from archlab.cost.predictor.kernels import _CONV_DETAIL, _conv_head
+    from archlab.ops import Op, conv1d_op, conv2d_op
+    o, _ = conv2d_op("m", 64, 32, 3, 2, 32, 24, groups=2, dilation=2, bias=True)
+    o1, _ = conv1d_op("m", 1, 1, 5, 64, padding=2)
+    for op in (o, o1):
+        assert tuple(k for k, _ in op.detail) == _CONV_DETAIL
+    assert _conv_head(o) == (3, 2, 2, 2, 64, 32, 32 * 24, 1, 32 * 16 * 12)
+    shuffled = Op(*o[:6], tuple(reversed(o.detail)))          # a third-party block's own order
+    assert _conv_head(shuffled) == _conv_head(o)
+
+
+def test_op_details_are_recorded_sorted_by_name():
+    """Every op constructor records its detail sorted by name (what ``Op.get`` and the kernel
+    grouping's positional reads rely on)."""
+    from archlab import ops
+    made = [ops.conv2d_op("c", 8, 16, 3, 1, 8, 8, bias=True)[0], ops.conv1d_op("e", 1, 1, 3, 16, padding=1)[0],
+            ops.linear_op("l", 16, 4), ops.bmm_op("b", 1, 4, 5, 6), ops.upsample_op("u", "nearest", 4, 16),
+            ops.batch_norm_op("n", 8, 4, 4)]
+    for op in made:
+        names = [k for k, _ in op.detail]
+        assert names == sorted(names) and len(names) == len(set(names)), op
+    assert made[2].get("in_features") == 16 and made[3].get("p") == 6 and made[4].get("mode") == "nearest"

@@ -132,30 +132,31 @@ class StackedModels:
             resid.append(m.resid)
             extra.append(np.column_stack([m.nodes, m.nchwc, m.reorder[0], m.reorder[1]]))
         self.k = min(4, sum(len(m.keys) for m in ms))
-        self.tree = cKDTree(np.concatenate(pts))
+        self._ks = list(range(1, self.k + 1))
+        self.tree = cKDTree(np.concatenate(pts), leafsize=16)
         self.resid = np.concatenate(resid)
         self.extra = np.concatenate(extra)
 
-    def _correction(self, e: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Inverse-distance weighted residual of the ``k`` nearest samples of entry ``e[r]`` to
-        each row ``r`` of ``C`` (all of the entry's samples where it has fewer: neighbours found
-        in another entry's set weigh nothing), and the nearest sample's index."""
-        Q = np.column_stack([C, e * self.SEPARATION])
-        dk, idx = self.tree.query(Q, k=[*range(1, self.k + 1)])
+    def _correction(self, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse-distance weighted residual of the ``k`` nearest samples of entry ``e`` to each
+        row ``(*coordinates, e * SEPARATION)`` of ``Q`` (all of the entry's samples where it has
+        fewer: neighbours found in another entry's set weigh nothing), and the nearest sample's
+        index."""
+        dk, idx = self.tree.query(Q, k=self._ks)
         w = np.where(dk < 0.5 * self.SEPARATION, 1.0 / (dk + 0.05), 0.0)
-        corr = (w * self.resid[idx]).sum(axis=1) / w.sum(axis=1)
+        corr = np.add.reduce(w * self.resid[idx], axis=1) / np.add.reduce(w, axis=1)
         return corr, idx[:, 0]
 
     def predict(self, entries: list, keys: list) -> list[tuple]:
         """:meth:`KindModel.predict` of ``keys`` (whose entries are ``entries``) at once."""
         n = len(keys)
-        e = np.fromiter((self.index[x] for x in entries), dtype=np.intp, count=n)
-        nb, nd = self.n_b, self.n_d
+        e = [self.index[x] for x in entries]
+        nb, nd, sep = self.n_b, self.n_d, self.SEPARATION
         feats = [features(key) for key in keys]
         B = np.array([b + (0.0,) * (nb - len(b)) for b, _ in feats])
-        C = np.array([c + (0.0,) * (nd - len(c)) for _, c in feats])
+        Q = np.array([c + (0.0,) * (nd - len(c)) + (i * sep,) for (_, c), i in zip(feats, e)])
         base = np.maximum(np.einsum("ij,ij->i", B, self.coef[e]), 1e-6)
-        corr, near = self._correction(e, C)
+        corr, near = self._correction(Q)
         t = (base * np.exp(corr)).tolist()
         ex = self.extra[near].tolist()
         return [(t[j], *ex[j]) for j in range(n)]

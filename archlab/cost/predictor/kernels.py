@@ -35,27 +35,25 @@ class KernelError(ValueError):
 
 
 def _parent(path: str) -> str:
-    return path.rsplit(".", 1)[0] if "." in path else ""
+    return path.rpartition(".")[0]
 
 
-#: (detail, numel_in) of a convolution -> (kernel, stride, dilation, groups, cin, cout, input
-#: size, bias, output numel): convolutions repeat across blocks and specs, and the detail tuple
-#: hashes faster than it converts to a dict
-_CONV_HEADS: dict = {}
+#: a convolution's ``detail`` as :func:`archlab.ops.conv2d_op` records it (sorted by name)
+_CONV_DETAIL = ("cin", "cout", "dilation", "groups", "has_bias", "kernel", "out_numel", "padding", "stride")
 
 
 def _conv_head(o) -> tuple:
-    memo_key = (o[6], o[4])
-    head = _CONV_HEADS.get(memo_key)
-    if head is None:
-        d = dict(o.detail)
-        cin = d["cin"]
-        head = (d["kernel"][0], d["stride"], d["dilation"], d["groups"], cin, d["cout"], o.numel_in // cin,
-                int(d["has_bias"]), d["out_numel"])
-        if len(_CONV_HEADS) >= 100000:
-            _CONV_HEADS.clear()
-        _CONV_HEADS[memo_key] = head
-    return head
+    """(kernel, stride, dilation, groups, cin, cout, input size, bias, output numel) of a
+    convolution op: read by position from the layout :func:`~archlab.ops.conv2d_op` records
+    (checked by its first and last names), by name from any other."""
+    d = o[6]
+    if len(d) == 9 and d[0][0] == "cin" and d[8][0] == "stride":
+        cin = d[0][1]
+        return (d[5][1][0], d[8][1], d[2][1], d[3][1], cin, d[1][1], o[4] // cin, int(d[4][1]), d[6][1])
+    d = dict(d)
+    cin = d["cin"]
+    return (d["kernel"][0], d["stride"], d["dilation"], d["groups"], cin, d["cout"], o[4] // cin,
+            int(d["has_bias"]), d["out_numel"])
 
 
 def _conv(ops, i):

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from pathlib import Path
 
+from ...spec import NetworkSpec
 from ..analytic import _check_input_size, _segments
 from ..memo import evict as memo_evict
 from .kernels import kernels_of
@@ -125,15 +126,25 @@ def _memo_of(table: LatencyTable) -> dict:
     return memo
 
 
-def _body_entry(table: LatencyTable, body, ks) -> tuple:
-    """``(body, kernels, ms, first add, last conv, its output numel)`` of one run of ops."""
-    total = table.sum_ms(ks) + _reorders(table, ks)
+def _ends(body, ks) -> tuple:
+    """``(first add, last conv, its output numel)`` of one run of ops and its kernels ``ks``: the
+    kernels :func:`_fold` may fuse with a neighbouring segment's (None where there is none)."""
     first = ks[0] if ks and ks[0][0] == "add" else None
     last = ks[-1] if ks and ks[-1][0] == "conv" and ks[-1][8] == "" and not ks[-1][11] else None
     out = None
     if last is not None:
         out = next(o.get("out_numel") for o in reversed(body) if o.op == "conv")
-    return (body, len(ks), total, first, last, out)
+    return first, last, out
+
+
+def _body_entry(table: LatencyTable, body, ks, ends) -> tuple:
+    """``(body, kernels, ms, first add, last conv, its output numel)`` of one run of ops."""
+    return (body, len(ks), table.sum_ms(ks) + _reorders(table, ks), *ends)
+
+
+def _merged(conv: tuple, add: tuple) -> tuple:
+    """The one kernel ORT runs for ``conv`` followed by the residual ``add`` (+ ReLU) it feeds."""
+    return conv[:8] + ("relu" if add[2] else "",) + conv[9:11] + (1,)
 
 
 def _fold(table: LatencyTable, body, parts) -> tuple:
@@ -146,8 +157,7 @@ def _fold(table: LatencyTable, body, parts) -> tuple:
             first = f
         elif open_conv is not None and f is not None and f[1] == open_conv[1]:
             conv = open_conv[0]
-            merged = conv[:8] + ("relu" if f[2] else "",) + conv[9:11] + (1,)
-            total += table.kernel_ms(merged) - table.kernel_ms(conv) - table.kernel_ms(f)
+            total += table.kernel_ms(_merged(conv, f)) - table.kernel_ms(conv) - table.kernel_ms(f)
             count -= 1
         total += ms
         n += count
@@ -156,18 +166,31 @@ def _fold(table: LatencyTable, body, parts) -> tuple:
     return (body, n, total, first, last, out)
 
 
-def _new_bodies(memo: dict, segments, out: dict) -> dict:
-    """The op runs under ``segments`` whose entries are not memoised yet (memoised module
-    segments are not entered)."""
-    for _prefix, body, _summary, is_node in segments:
+def _new_bodies(memo: dict, segments, out: dict, merged: list) -> tuple:
+    """The op runs under ``segments`` whose entries are not memoised yet, into ``out`` (memoised
+    module segments are not entered), and the fused kernels :func:`_fold` will ask for where two
+    neighbouring segments meet, into ``merged`` (so that they are predicted in the same batch).
+    Returns the ``(first add, last conv, its output numel)`` of ``segments`` folded."""
+    first = open_conv = None
+    for i, (_prefix, body, _summary, is_node) in enumerate(segments):
         e = memo.get(id(body))
         if e is not None and e[0] is body:
-            continue
-        if is_node:
-            _new_bodies(memo, body, out)
-        elif id(body) not in out:
-            out[id(body)] = (body, kernels_of(body))
-    return out
+            ends = e[3:]
+        elif is_node:
+            ends = _new_bodies(memo, body, out, merged)
+        else:
+            hit = out.get(id(body))
+            if hit is None:
+                ks = kernels_of(body)
+                hit = out[id(body)] = (body, ks, _ends(body, ks))
+            ends = hit[2]
+        f, last, n = ends
+        if i == 0:
+            first = f
+        elif open_conv is not None and f is not None and f[1] == open_conv[1]:
+            merged.append(_merged(open_conv[0], f))
+        open_conv = (last, n) if last is not None else None
+    return (first, *(open_conv if open_conv is not None else (None, None)))
 
 
 def _entry(table: LatencyTable, memo: dict, body, is_node: bool, new: dict, keep: bool = True) -> tuple:
@@ -177,7 +200,8 @@ def _entry(table: LatencyTable, memo: dict, body, is_node: bool, new: dict, keep
     if is_node:
         e = _fold(table, body, [_entry(table, memo, b, nd, new) for _p, b, _s, nd in body])
     else:
-        e = _body_entry(table, body, new[id(body)][1])
+        _b, ks, ends = new[id(body)]
+        e = _body_entry(table, body, ks, ends)
     if keep:
         memo[id(body)] = e
     return e
@@ -190,9 +214,10 @@ def _network_entry(table: LatencyTable, segments) -> tuple:
     predicted in one batch first. The stem, transitions, SEMs and head are memoised leaves of
     the analytic walk too, so a network is its segments' entries folded."""
     memo = _memo_of(table)
-    new = _new_bodies(memo, segments, {})
-    if new:
-        table.prefetch(k for _b, ks in new.values() for k in ks)
+    new, merged = {}, []
+    _new_bodies(memo, segments, new, merged)
+    if new or merged:
+        table.prefetch([k for _b, ks, _e in new.values() for k in ks] + merged)
     return _fold(table, None, [_entry(table, memo, b, nd, new) for _p, b, _s, nd in segments])
 
 
@@ -293,17 +318,24 @@ def frozen_gc():
     frozen (:func:`gc.freeze`) at its start and again after each :func:`predict_many` prediction,
     and :func:`gc.unfreeze` at its end returns them all to the collector: nothing stays exempt
     after the block. Reference counting frees as usual meanwhile (an evicted memo entry is freed at
-    once); only cyclic garbage made inside the block waits for its end. In a process that already
-    froze objects (``gc.get_freeze_count() > 0``, e.g. a pre-fork server) it does nothing, so as
-    not to unfreeze them."""
+    once); only cyclic garbage made inside the block waits for its end. The collector is also
+    paused for the block (and its earlier state restored): with everything frozen after each
+    prediction there is nothing for it to find, and its young-generation passes over each new
+    network's op records cost ~6% of a cold stream. In a process that already froze objects
+    (``gc.get_freeze_count() > 0``, e.g. a pre-fork server) it does nothing, so as not to
+    unfreeze them."""
     if gc.get_freeze_count() > 0:
         yield False
         return
+    was_on = gc.isenabled()
+    gc.disable()
     gc.freeze()
     try:
         yield True
     finally:
         gc.unfreeze()
+        if was_on:
+            gc.enable()
 
 
 def predict_many(specs, *, runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, input_size=None,
@@ -327,7 +359,6 @@ def predict_many(specs, *, runtime: str = "onnxruntime", threads: int = 1, batch
 
 
 def _resolve(spec):
-    from ...spec import NetworkSpec
     if isinstance(spec, NetworkSpec):
         return spec
     if isinstance(spec, (str, Path)):
