@@ -349,3 +349,40 @@ def test_op_details_are_recorded_sorted_by_name():
         names = [k for k, _ in op.detail]
         assert names == sorted(names) and len(names) == len(set(names)), op
     assert made[2].get("in_features") == 16 and made[3].get("p") == 6 and made[4].get("mode") == "nearest"
+
+
+def test_fused_conv_add_kernels_are_predicted_in_the_specs_batch(table):
+    """Where a fuse layer's convolution feeds the residual add of the next segment, the fused
+    kernel is predicted in the spec's one batch with the others: no kernel is predicted on its
+    own (``LatencyTable.kernel`` past the memo) while a network's segments are folded, and the
+    prediction equals one that predicts the fused kernels one by one."""
+    from archlab.cost.predictor import clear_memos
+    from archlab.cost.predictor import predict as P
+    spec = _specs()[0]                                  # HRNet: fuse layers on every multi-branch module
+    singles, fused_seen = [], []
+    orig_kernel, orig_merged, orig_new = type(table).kernel, P._merged, P._new_bodies
+
+    def kernel(self, key):
+        if key not in self._memo:
+            singles.append(key)
+        return orig_kernel(self, key)
+
+    def merged(conv, add):
+        fused_seen.append(orig_merged(conv, add))
+        return fused_seen[-1]
+
+    mp = pytest.MonkeyPatch()
+    try:
+        clear_memos(table)
+        mp.setattr(type(table), "kernel", kernel)
+        mp.setattr(P, "_merged", merged)
+        batched = predict_latency(spec, table=table)["predicted_ms"]
+        assert fused_seen and not singles               # fused kernels met, none predicted alone
+        clear_memos(table)
+        mp.setattr(P, "_new_bodies", lambda memo, segs, out, _merged: orig_new(memo, segs, out, []))
+        alone = predict_latency(spec, table=table)["predicted_ms"]
+        assert singles                                   # the old way: the fold asked for them one by one
+    finally:
+        mp.undo()
+        clear_memos(table)
+    assert alone == pytest.approx(batched, rel=1e-9)
