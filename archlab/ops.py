@@ -187,8 +187,12 @@ def conv2d_op(module: str, cin: int, cout: int, kernel: int, stride: int, h: int
     _check_channels(module or "conv", cin, cout, groups)
     if padding is None:
         padding = dilation * (kernel - 1) // 2
-    ho = conv_out(h, kernel, stride, padding, dilation)
-    wo = conv_out(w, kernel, stride, padding, dilation)
+    span = dilation * (kernel - 1) + 1 - 2 * padding           # conv_out, inlined on the hot path
+    ho = (h - span) // stride + 1
+    wo = (w - span) // stride + 1
+    if ho < 1 or wo < 1:
+        conv_out(h, kernel, stride, padding, dilation)         # raises the error naming the sizes
+        conv_out(w, kernel, stride, padding, dilation)
     out = cout * ho * wo
     per_out = (cin // groups) * kernel * kernel
     params = cout * per_out + (cout if bias else 0)

@@ -132,20 +132,22 @@ def conv_bn_act_cost(in_channels: int, out_channels: int, kernel: int = 3, strid
     """:class:`ConvBNAct`: ``conv`` (MACs ``c_out h' w' (c_in / g) k^2``, no bias unless
     ``norm=False``), ``batch_norm`` (``2 c_out`` params) and the activation (``c_out h' w'``
     elements)."""
-    h, w = hw
-    conv, (ho, wo) = conv2d_op(join(prefix, "conv"), in_channels, out_channels, kernel, stride, h, w,
-                               groups=groups, dilation=dilation, padding=padding, bias=not norm)
-    ops = [conv]
-    n = out_channels * ho * wo
-    if norm:
-        ops.append(batch_norm_op(join(prefix, "bn"), out_channels, ho, wo))
     if act is True or act == "relu":
-        ops.append(act_op(join(prefix, "act"), "relu", n))
-    elif act == "sigmoid":
-        ops.append(act_op(join(prefix, "act"), "sigmoid", n))
-    elif act not in (False, None):
+        act = "relu"
+    elif act in (False, None):
+        act = None
+    elif act != "sigmoid":
         raise ValueError(f"ConvBNAct: unknown act {act!r} (use True/'relu', 'sigmoid' or False)")
-    return OpList(ops, (out_channels, ho, wo))
+    h, w = hw
+    dot = prefix + "." if prefix else ""
+    conv, (ho, wo) = conv2d_op(dot + "conv", in_channels, out_channels, kernel, stride, h, w,
+                               groups=groups, dilation=dilation, padding=padding, bias=not norm)
+    ops = OpList((conv,), (out_channels, ho, wo))
+    if norm:
+        ops.append(batch_norm_op(dot + "bn", out_channels, ho, wo))
+    if act is not None:
+        ops.append(act_op(dot + "act", act, out_channels * ho * wo))
+    return ops
 
 
 def downsample_cost(in_channels: int, out_channels: int, stride: int, *, hw, prefix: str = "") -> OpList:
