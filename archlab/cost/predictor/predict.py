@@ -341,9 +341,10 @@ def frozen_gc():
 def predict_many(specs, *, runtime: str = "onnxruntime", threads: int = 1, batch: int = 1, input_size=None,
                  table=None, calibration: str = "linear", progress: bool = False) -> list[dict]:
     """:func:`predict_latency` of each of ``specs`` (one table, looked up once), inside
-    :func:`frozen_gc`: what a search screening many candidates should call (1.4-2.1x the speed of
-    a plain loop over a stream's first 3,000 never-seen specs, 1,700-4,100 specs/s on specs drawn
-    from ``studies/search_lspet.yaml``; ``benchmarks/bench_latency_predictor.py --speed-only``).
+    :func:`frozen_gc`: what a search screening many candidates should call (1.4-2.0x the speed of
+    a plain loop over a stream's first 3,000 never-seen specs; from cold memos 1,100 specs/s on the
+    first thousand random specs of the whole option space, 2,000-4,000 on specs drawn from
+    ``studies/search_lspet.yaml``; ``benchmarks/bench_latency_predictor.py --speed-only``).
     ``progress`` shows a progress bar."""
     from tqdm.auto import tqdm
     specs = list(specs)
