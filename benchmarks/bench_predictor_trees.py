@@ -79,20 +79,32 @@ def _renamed_copy(tree: Path, tmp: Path) -> None:
 def _in_process(trees: dict, table: str, rounds: int, n: int) -> dict:
     """Rounds of one cold stream of ``n`` never-seen specs through ``predict_many`` of each tree,
     imported side by side (``base`` as a renamed copy), alternating which goes first."""
-    import gc
     import importlib
+    import shutil
     import tempfile
-    import time
     tmp = Path(tempfile.mkdtemp(prefix="bench_trees_"))
-    _renamed_copy(trees["base"], tmp)
-    sys.path.insert(0, str(tmp))
-    sys.path.insert(0, str(trees["new"]))
-    sides = {}
-    for name, pkg in (("base", "archlab_base"), ("new", "archlab")):
-        mod = importlib.import_module(f"{pkg}.cost.predictor")
-        tab = importlib.import_module(f"{pkg}.cost.predictor.table").LatencyTable.load(table)
-        mod.predict_latency(mod.random_specs(1, 1)[0], table=tab)      # the calibration fit, not timed
-        sides[name] = (mod, tab)
+    try:
+        _renamed_copy(trees["base"], tmp)
+        sys.path.insert(0, str(tmp))
+        sys.path.insert(0, str(trees["new"]))
+        sides = {}
+        for name, pkg, root in (("base", "archlab_base", tmp), ("new", "archlab", trees["new"])):
+            mod = importlib.import_module(f"{pkg}.cost.predictor")
+            if not Path(mod.__file__).resolve().is_relative_to(root):
+                raise SystemExit(f"{name}: imported {mod.__file__}, not the tree {root} (an installed copy shadows it)")
+            tab = importlib.import_module(f"{pkg}.cost.predictor.table").LatencyTable.load(table)
+            mod.predict_latency(mod.random_specs(1, 1)[0], table=tab)      # the calibration fit, not timed
+            sides[name] = (mod, tab)
+        return _alternate(sides, rounds, n)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _alternate(sides: dict, rounds: int, n: int) -> dict:
+    """specs/s of each side's ``predict_many`` on the same cold stream, round by round (a base
+    tree older than fa41d98 keeps its conv-head memo across rounds: a bias in its favour)."""
+    import gc
+    import time
     res: dict = {"base": [], "new": []}
     for r in range(rounds):
         for name in (("base", "new") if r % 2 == 0 else ("new", "base")):
