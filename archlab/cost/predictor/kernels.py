@@ -40,6 +40,7 @@ def _parent(path: str) -> str:
 
 #: a convolution's ``detail`` as :func:`archlab.ops.conv2d_op` records it (sorted by name)
 _CONV_DETAIL = ("cin", "cout", "dilation", "groups", "has_bias", "kernel", "out_numel", "padding", "stride")
+_N_DETAIL, _FIRST, _LAST = len(_CONV_DETAIL), _CONV_DETAIL[0], _CONV_DETAIL[-1]
 
 
 def _conv_head(o) -> tuple:
@@ -47,7 +48,7 @@ def _conv_head(o) -> tuple:
     convolution op: read by position from the layout :func:`~archlab.ops.conv2d_op` records
     (checked by its first and last names), by name from any other."""
     d = o[6]
-    if len(d) == 9 and d[0][0] == "cin" and d[8][0] == "stride":
+    if len(d) == _N_DETAIL and d[0][0] == _FIRST and d[-1][0] == _LAST:
         cin = d[0][1]
         return (d[5][1][0], d[8][1], d[2][1], d[3][1], cin, d[1][1], o[4] // cin, int(d[4][1]), d[6][1])
     d = dict(d)

@@ -147,6 +147,16 @@ def _merged(conv: tuple, add: tuple) -> tuple:
     return conv[:8] + ("relu" if add[2] else "",) + conv[9:11] + (1,)
 
 
+def _seam(open_conv, add) -> tuple | None:
+    """Where a segment that ends in a convolution (``open_conv = (conv kernel, its output
+    numel)``, None where it does not) meets one that starts with the residual ``add`` of that
+    output (None where it does not): the one fused kernel ORT runs for both, else None. The
+    rule :func:`_fold` and :func:`_new_bodies` share."""
+    if open_conv is None or add is None or add[1] != open_conv[1]:
+        return None
+    return _merged(open_conv[0], add)
+
+
 def _fold(table: LatencyTable, body, parts) -> tuple:
     """The entries ``parts`` of consecutive segments folded into one entry: a convolution that
     ends one part and the residual ``add`` that starts the next are one fused kernel in ORT."""
@@ -155,10 +165,11 @@ def _fold(table: LatencyTable, body, parts) -> tuple:
     for i, (_, count, ms, f, last, out) in enumerate(parts):
         if i == 0:
             first = f
-        elif open_conv is not None and f is not None and f[1] == open_conv[1]:
-            conv = open_conv[0]
-            total += table.kernel_ms(_merged(conv, f)) - table.kernel_ms(conv) - table.kernel_ms(f)
-            count -= 1
+        else:
+            fused = _seam(open_conv, f)
+            if fused is not None:
+                total += table.kernel_ms(fused) - table.kernel_ms(open_conv[0]) - table.kernel_ms(f)
+                count -= 1
         total += ms
         n += count
         open_conv = (last, out) if last is not None else None
@@ -187,8 +198,10 @@ def _new_bodies(memo: dict, segments, out: dict, merged: list) -> tuple:
         f, last, n = ends
         if i == 0:
             first = f
-        elif open_conv is not None and f is not None and f[1] == open_conv[1]:
-            merged.append(_merged(open_conv[0], f))
+        else:
+            fused = _seam(open_conv, f)
+            if fused is not None:
+                merged.append(fused)
         open_conv = (last, n) if last is not None else None
     return (first, *(open_conv if open_conv is not None else (None, None)))
 
