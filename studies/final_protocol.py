@@ -41,6 +41,9 @@ PROTOCOL = {"data": "lspet", "train_split": "fit", "val_split": "search_val", "t
             "report_weights": "last epoch (no selection)"}
 
 SPECS = ROOT / "studies" / "specs"
+#: random draws of the space in the rank-fidelity set (span_5 and span_6 added 2026-12-07, when the
+#: 12 models' tau intervals were still ~0.7 wide: more models is what narrows them)
+N_SPAN = 7
 #: models of the study: short name -> zoo name or spec YAML (joints/input are set by the protocol)
 MODELS = {
     "litehrnet_18": "litehrnet_18_coco",
@@ -50,7 +53,7 @@ MODELS = {
     "litehrnet_30": "litehrnet_30_coco",
     # random draws that span studies/search_lspet.yaml (studies/draw_specs.py, seed 0, <= 0.3 GMACs):
     # the rank-fidelity set needs >= 10 architectures besides the search's own picks
-    **{f"span_{k}": f"studies/specs/span_{k}.yaml" for k in range(5)},
+    **{f"span_{k}": f"studies/specs/span_{k}.yaml" for k in range(N_SPAN)},
     # the search's picks (``picks`` below writes them), trained with 3 seeds each
     **{p.stem: f"studies/specs/{p.name}" for p in sorted(SPECS.glob("pick_*.yaml"))},
 }
@@ -93,13 +96,15 @@ def search_score() -> str:
 #: models, then seed 0 of every search pick (the rank-fidelity table and a first look at the verdict
 #: need one run each), then the second seed of every one-seed model, cheapest first (item 2: two
 #: seeds for every model compared), then the picks' third seeds, and the last span draws last
+#: (span_6, the cheaper, before span_5)
 QUEUE = [("litehrnet_18", 0), ("litehrnet_18", 1), ("sdhrnet_w16_small", 0), ("litehrnet_18", 2),
          ("hrnet_w16_small", 0), ("sdhrnet_w16_small", 1), ("sdhrnet_scr_w16_small", 0), ("litehrnet_30", 0),
          ("sdhrnet_w16_small", 2), *((f"span_{k}", 0) for k in range(3)), *((m, 0) for m in PICKS),
          # item 2: at least 2 seeds for every model compared, before more models; cheapest first
          *((m, 1) for m in ("pick_2", "hrnet_w16_small", "pick_1", "sdhrnet_scr_w16_small", "pick_0",
                             "span_0", "span_1", "litehrnet_30")),
-         *((m, 2) for m in PICKS), *((m, s) for s in range(2) for m in ("span_3", "span_4"))]
+         *((m, 2) for m in PICKS), *((m, s) for s in range(2) for m in ("span_3", "span_4")),
+         *((m, s) for s in range(2) for m in ("span_6", "span_5"))]
 
 
 def model_source(model: str) -> str:

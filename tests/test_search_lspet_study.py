@@ -191,8 +191,10 @@ def test_span_draws_are_seeded_distinct_and_within_budget():
     assert all(c.macs <= 0.2e9 for _, _, c in a)
     # the committed span specs are the seed-0 draws of the study's space at its default budget
     from archlab.spec import NetworkSpec
-    committed = [NetworkSpec.from_yaml(STUDIES / "specs" / f"span_{k}.yaml").to_dict() for k in range(5)]
-    assert committed == [s.to_dict() for _, s, _ in draw_specs.draw(5, seed=0)]
+    spans = sorted(m for m in fp.MODELS if m.startswith("span_"))
+    assert spans == [f"span_{k}" for k in range(fp.N_SPAN)]
+    committed = [NetworkSpec.from_yaml(STUDIES / "specs" / f"{m}.yaml").to_dict() for m in spans]
+    assert committed == [s.to_dict() for _, s, _ in draw_specs.draw(fp.N_SPAN, seed=0)]
 
 
 def test_summary_states_how_near_the_plateau_the_runs_are(recorded):
