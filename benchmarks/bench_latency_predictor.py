@@ -327,7 +327,8 @@ def _write_report(path, lines) -> Path:
 def _speed_lines(specs, table, args, say) -> None:
     cold, same, fresh, stream = _speed(specs, table, args.speed_repeats, args.seed, args.stream)
     say("")
-    say(f"prediction speed, specs/s (min / median of {args.speed_repeats} passes of {len(specs)} specs each):")
+    say(f"prediction speed, specs/s (min / median of {args.speed_repeats} passes of {len(specs)} specs each, "
+        "one predict_latency call per spec, the garbage collector left as it is):")
     say(f"  same specs again (memoised kernels and blocks)  {min(same):>8,.0f} / {statistics.median(same):,.0f}")
     say(f"  fresh random specs each pass (never seen)       {min(fresh):>8,.0f} / {statistics.median(fresh):,.0f}")
     say(f"  first pass, every memo cleared                  {cold:>8,.0f}")
