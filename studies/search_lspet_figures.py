@@ -17,6 +17,7 @@ import pandas as pd
 
 import final_protocol as fp
 
+from archlab.plots.figures import label_points
 from archlab.search.pareto import pareto_mask
 
 #: the issue's goal for the Kendall tau of the score the search acts on (drawn on the fidelity curve)
@@ -35,10 +36,8 @@ def accuracy_figure(t: pd.DataFrame, noise: float):
                 fmt="o", capsize=3, label=f"models (n={len(d)})")
     fd = d[pareto_mask(d[["latency_ms", "pck_mean"]], ("minimize", "maximize"))].sort_values("latency_ms")
     ax.plot(fd["latency_ms"], fd["pck_mean"], "--", color="tab:red", label=f"front in this plane (n={len(fd)})")
-    for _, r in d.iterrows():
-        n = int(r["seeds_done"])
-        ax.annotate(f"{r['model']} ({n} seed{'' if n == 1 else 's'})", (r["latency_ms"], r["pck_mean"]),
-                    textcoords="offset points", xytext=(4, 4), fontsize=7)
+    names = [f"{m} ({int(n)} seed{'' if int(n) == 1 else 's'})" for m, n in zip(d["model"], d["seeds_done"])]
+    label_points(ax, list(d["latency_ms"]), list(d["pck_mean"]), names, fontsize=7)
     noise_txt = f"pooled seed std {noise:.2f}" if noise == noise else "seed std not yet measured"
     ax.set(xlabel="ONNX Runtime latency (ms; 128x96, batch 1, 1 thread; bars: IQR)",
            ylabel="report-test PCK@0.2, flip test (%; bars: seed std)",

@@ -118,6 +118,16 @@ def test_accuracy_figure_draws_the_front_of_its_own_plane(recorded):
     # (latency min, accuracy max): cand_fast (4.5 ms, 48.0) dominates litehrnet_18 (5.0 ms, 45.0),
     # litehrnet_30 (8 ms, 46.2); cand_slow (12 ms, 50.0) is the other end
     assert data["front"] == ["cand_fast", "cand_slow"]
+    # one label per drawn model, at its point, and no two labels' boxes overlap
+    labels = [t for t in data["axes"][0]["texts"] if t["gid"] == "point label"]
+    table = pd.read_csv(recorded / "results.csv").dropna(subset=["pck_mean", "latency_ms"])
+    assert sorted(t["text"].split(" (")[0] for t in labels) == sorted(table["model"])
+    for t in labels:
+        row = table[table["model"] == t["text"].split(" (")[0]].iloc[0]
+        assert t["xy"] == pytest.approx([row["latency_ms"], row["pck_mean"]])
+    boxes = [t["bbox"] for t in labels]
+    assert not any(a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                   for i, a in enumerate(boxes) for b in boxes[i + 1:])
 
 
 def test_a_win_inside_twice_the_seed_noise_is_a_tie(recorded):
