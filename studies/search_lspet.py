@@ -101,6 +101,11 @@ def final_table() -> pd.DataFrame:
     return t.reset_index()
 
 
+#: a timing is quiet when the baseline's IQR over its rounds is at most this share of its median
+#: (quiet timings here: 0.6-3.3%; one taken while the VM was disturbed: 27%, its ratios +-0.05-0.1)
+QUIET_IQR = 0.05
+
+
 def measure_latency(models: list) -> pd.DataFrame:
     """ONNX Runtime latency of ``models`` at the protocol's input, batch 1, 1 thread: every model
     in one interleaved timing (21 rounds after 3 warm-ups, the order rotating), so a change of the
@@ -116,7 +121,17 @@ def measure_latency(models: list) -> pd.DataFrame:
                      "ratio_to_baseline": ratio[0], "ratio_lo": ratio[1], "ratio_hi": ratio[2],
                      "runtime": "onnxruntime", "threads": 1, "batch": 1, "repeats": 21,
                      "load_avg_1m": r.machine.get("load_avg_1m"), "measured": stamp})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out["quiet"] = is_quiet(out)
+    return out
+
+
+def is_quiet(timing: pd.DataFrame) -> bool:
+    """Whether one interleaved timing was quiet: the baseline's IQR at most :data:`QUIET_IQR` of
+    its median (every model's, in a timing without the baseline)."""
+    b = timing[timing["model"] == BASELINE]
+    b = b if len(b) else timing
+    return bool(len(b)) and bool((b["latency_iqr_ms"] <= QUIET_IQR * b["latency_ms"]).all())
 
 
 def paired_ratio(times, base, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
@@ -134,12 +149,29 @@ def paired_ratio(times, base, n_boot: int = 2000, seed: int = 0) -> tuple[float,
     return float(np.median(r)), float(ci.low), float(ci.high)
 
 
+def record_latency(new: pd.DataFrame) -> bool:
+    """Append a timing to ``latency_history.csv`` (every timing, quiet or not) and, if it was quiet
+    (:data:`QUIET_IQR`) or there is none yet, make it ``latency.csv``, the one the tables and the
+    verdict read. Returns whether ``latency.csv`` was replaced."""
+    f, hist = fp.OUT / "latency.csv", fp.OUT / "latency_history.csv"
+    both = pd.concat([pd.read_csv(hist), new], ignore_index=True) if hist.is_file() else new
+    both.to_csv(hist, index=False)
+    if is_quiet(new) or not f.is_file():
+        new.to_csv(f, index=False)
+        return True
+    print(f"latency: not a quiet timing (IQR over {QUIET_IQR:.0%} of the median): kept in latency_history.csv "
+          f"only; latency.csv keeps the timing of {pd.read_csv(f)['measured'].iloc[0]}. Time again on a quiet "
+          "machine (studies/quiet.sh).", file=sys.stderr)
+    return False
+
+
 def add_latency(t: pd.DataFrame, measure: bool) -> pd.DataFrame:
     """ONNX Runtime latency at the protocol's input, batch 1, 1 thread (median / IQR in ms) from
-    ``latency.csv``; ``measure`` re-times every study model first, all in one interleaved run."""
+    ``latency.csv``; ``measure`` re-times every study model first, all in one interleaved run
+    (:func:`record_latency`: kept only if quiet)."""
     f = fp.OUT / "latency.csv"
     if measure:
-        measure_latency(list(fp.MODELS)).to_csv(f, index=False)
+        record_latency(measure_latency(list(fp.MODELS)))
     lat = pd.read_csv(f) if f.is_file() else pd.DataFrame(columns=["model"])
     return t.merge(lat, on="model", how="left") if len(lat) else t
 

@@ -355,6 +355,27 @@ def test_measure_latency_times_every_study_model_in_one_interleaved_onnx_runtime
     assert t.loc[0, "latency_ms"] == lat.loc[0, "latency_ms"]
 
 
+def test_only_a_quiet_timing_replaces_the_latency_the_verdict_reads(tmp_path, monkeypatch):
+    monkeypatch.setattr(fp, "OUT", tmp_path)
+
+    def timing(stamp, base_iqr, ratio):
+        t = pd.DataFrame({"model": ["litehrnet_18", "span_2"], "latency_ms": [6.0, 6.0 * ratio],
+                          "latency_iqr_ms": [base_iqr, 0.1], "ratio_to_baseline": [1.0, ratio], "measured": stamp})
+        t["quiet"] = sl.is_quiet(t)
+        return t
+
+    assert sl.record_latency(timing("t0", 0.2, 0.95))                  # IQR 3% of the median: quiet
+    assert not sl.record_latency(timing("t1", 1.6, 1.06))              # 27%: recorded, not used
+    lat, hist = pd.read_csv(tmp_path / "latency.csv"), pd.read_csv(tmp_path / "latency_history.csv")
+    assert set(lat["measured"]) == {"t0"} and list(lat["ratio_to_baseline"]) == [1.0, 0.95]
+    assert list(hist["measured"]) == ["t0", "t0", "t1", "t1"] and list(hist["quiet"]) == [True, True, False, False]
+    assert sl.record_latency(timing("t2", 0.1, 1.02))                  # a later quiet one replaces it
+    assert set(pd.read_csv(tmp_path / "latency.csv")["measured"]) == {"t2"}
+    # the first timing is kept whatever its noise: something to read until a quiet one comes
+    (tmp_path / "latency.csv").unlink()
+    assert sl.record_latency(timing("t3", 3.0, 1.0)) and (tmp_path / "latency.csv").is_file()
+
+
 @pytest.mark.parametrize("text, want", [
     ("2:3500:1", {"epochs": 2, "limit_train": 3500, "milestones": [1]}),
     ("1:1750", {"epochs": 1, "limit_train": 1750}),
