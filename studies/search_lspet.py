@@ -102,7 +102,7 @@ def final_table() -> pd.DataFrame:
 
 
 #: a timing is quiet when the baseline's IQR over its rounds is at most this share of its median
-#: (quiet timings here: 0.6-3.3%; one taken while the VM was disturbed: 27%, its ratios +-0.05-0.1)
+#: (the two quiet timings of 2026-12-06: 0.6% and 3.3%; five of 2026-12-07, the VM disturbed: 6-35%)
 QUIET_IQR = 0.05
 
 
