@@ -8,7 +8,7 @@ predicted ONNX Runtime latency in a header comment. Draws that repeat an earlier
 redrawn, and so are draws over ``--max-gmacs`` (default 0.3: about 6x Lite-HRNet-18, 0.05 GMACs at 128x96,
 so that one final-protocol run stays within a few CPU-hours). Commands::
 
-    python studies/draw_specs.py                 # 7 draws, seed 0 -> studies/specs/span_0..6.yaml
+    python studies/draw_specs.py                 # N_SPAN (7) draws, seed 0 -> studies/specs/span_0..6.yaml
     python studies/draw_specs.py -n 5            # the first 5 of them (the draws are sequential)
     python studies/draw_specs.py -n 3 --seed 1 --dry-run
 """
@@ -18,6 +18,8 @@ import argparse
 from pathlib import Path
 
 import optuna
+
+from final_protocol import N_SPAN
 
 ROOT = Path(__file__).resolve().parents[1]
 SPACE = ROOT / "studies" / "search_lspet.yaml"
@@ -46,7 +48,7 @@ def draw(n: int, seed: int, max_gmacs: float = 0.3) -> list:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("-n", type=int, default=7)
+    ap.add_argument("-n", type=int, default=N_SPAN, help="how many draws (default: the study's N_SPAN)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-gmacs", type=float, default=0.3)
     ap.add_argument("--dry-run", action="store_true", help="print the draws, write nothing")
